@@ -1,0 +1,103 @@
+"""Chips -> column arrays of their numeric parameters, so the cost model prices many chips in one pass."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
+
+from imcnas.hardware.spec import Chip
+
+ADC_LAWS = ("survey", "saberi", "sense_amp")
+
+
+@dataclass
+class ChipArrays:
+    """Numeric chip parameters, each of shape (n_chips, 1)."""
+
+    node: np.ndarray
+    vdd: np.ndarray
+    clock_ghz: np.ndarray
+    is_sram: np.ndarray
+    r_on: np.ndarray
+    on_off: np.ndarray
+    v_read: np.ndarray
+    t_read_ns: np.ndarray
+    cell_f2: np.ndarray
+    cell_bits: np.ndarray
+    xbar_rows: np.ndarray
+    xbar_cols: np.ndarray
+    active_rows: np.ndarray
+    weight_bits: np.ndarray
+    cells_per_weight: np.ndarray
+    cols_per_weight: np.ndarray
+    differential: np.ndarray
+    offset: np.ndarray
+    in_bits: np.ndarray
+    in_cycles: np.ndarray
+    is_dac: np.ndarray
+    dac_bits: np.ndarray
+    adc_bits: np.ndarray
+    cols_per_adc: np.ndarray
+    adc_law: np.ndarray  # index into ADC_LAWS
+    adc_rate_hz: np.ndarray
+    xbars_per_pe: np.ndarray
+    pes_per_tile: np.ndarray
+    fixed_tiles: np.ndarray  # 0 = as many as needed
+    layer_per_tile: np.ndarray
+    buffer_kb: np.ndarray
+    buffer_width: np.ndarray
+    noc_width: np.ndarray
+    lanes: np.ndarray
+    digital_bits: np.ndarray
+    dup_balance: np.ndarray
+    dup_fixed: np.ndarray
+    max_dup: np.ndarray
+    pipeline: np.ndarray
+    input_ones: np.ndarray
+    weight_on: np.ndarray
+    energy_overhead: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of chips."""
+        return int(self.node.shape[0])
+
+
+def _row(chip: Chip) -> dict[str, float]:
+    t, d, x, w, i, a, h = (chip.technology, chip.device, chip.crossbar, chip.weights, chip.inputs, chip.adc,
+                           chip.hierarchy)
+    sram = d.type == "sram"
+    rate_ghz = a.sample_rate_ghz or t.clock_ghz
+    return {
+        "node": t.node_nm, "vdd": t.vdd, "clock_ghz": t.clock_ghz, "is_sram": float(sram),
+        "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or t.vdd,
+        "t_read_ns": (1.0 / t.clock_ghz) if sram or d.read_pulse_ns is None else d.read_pulse_ns,
+        "cell_f2": d.cell_area_f2, "cell_bits": d.bits_per_cell,
+        "xbar_rows": x.rows, "xbar_cols": x.cols, "active_rows": x.active_rows,
+        "weight_bits": w.bits, "cells_per_weight": chip.cells_per_weight, "cols_per_weight": chip.cols_per_weight,
+        "differential": float(w.signed == "differential"), "offset": float(w.signed == "offset"),
+        "in_bits": i.bits, "in_cycles": chip.input_cycles, "is_dac": float(i.scheme == "dac"),
+        "dac_bits": i.dac_bits if i.scheme == "dac" else 1,
+        "adc_bits": a.bits, "cols_per_adc": a.cols_per_adc, "adc_law": ADC_LAWS.index(a.law),
+        "adc_rate_hz": rate_ghz * 1e9,
+        "xbars_per_pe": h.crossbars_per_pe, "pes_per_tile": h.pes_per_tile,
+        "fixed_tiles": 0 if h.tiles == "auto" else h.tiles, "layer_per_tile": float(h.layer_per_tile),
+        "buffer_kb": chip.buffers.tile_kb, "buffer_width": chip.buffers.width_bits,
+        "noc_width": chip.interconnect.width_bits,
+        "lanes": chip.digital.lanes, "digital_bits": chip.digital.bits,
+        "dup_balance": float(chip.mapping.duplication == "balance"),
+        "dup_fixed": 1 if chip.mapping.duplication == "balance" else chip.mapping.duplication,
+        "max_dup": chip.mapping.max_duplication, "pipeline": float(chip.mapping.pipeline),
+        "input_ones": chip.activity.input_ones, "weight_on": chip.activity.weight_on,
+        "energy_overhead": chip.calibration.energy_overhead,
+    }
+
+
+def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
+    """Stack the numeric parameters of ``chips`` into (n, 1) columns."""
+    rows = [_row(c) for c in chips]
+    cols = {f.name: np.array([[r[f.name]] for r in rows], dtype=float) for f in fields(ChipArrays)}
+    for flag in ("is_sram", "differential", "offset", "is_dac", "layer_per_tile", "dup_balance", "pipeline"):
+        cols[flag] = cols[flag].astype(bool)
+    return ChipArrays(**cols)

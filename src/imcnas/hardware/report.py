@@ -1,0 +1,127 @@
+"""Public entry points of the cost model: ``estimate`` (one chip, a CostReport) and ``estimate_batch``
+(many chips, a CostTable of columns)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from imcnas.errors import MappingError
+from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS, price, totals
+from imcnas.hardware.params import chip_arrays
+from imcnas.hardware.spec import Chip, load_chip
+from imcnas.workload.ops import Workload
+
+
+@dataclass
+class CostReport:
+    """Cost of one workload on one chip: totals, per-component breakdowns and a per-layer table."""
+
+    chip: str
+    workload: str
+    totals: dict[str, float]
+    energy_breakdown_pj: dict[str, float]
+    area_breakdown_mm2: dict[str, float]
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> float:
+        totals = self.__dict__.get("totals", {})
+        if name in totals:
+            return totals[name]
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict: headline keys at the top, ``breakdown`` and ``layers`` below."""
+        return {
+            "chip": self.chip, "workload": self.workload, **self.totals,
+            "breakdown": {"energy_pj": self.energy_breakdown_pj, "area_mm2": self.area_breakdown_mm2},
+            "layers": self.layers,
+        }
+
+
+@dataclass
+class CostTable:
+    """Costs of one workload on many chips: a dict of equal-length numpy columns."""
+
+    chips: list[str]
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.chips)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.columns[key]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per chip."""
+        return [{"chip": name, **{k: float(v[i]) for k, v in self.columns.items()}}
+                for i, name in enumerate(self.chips)]
+
+
+def _as_workload(work: Workload | Any) -> Workload:
+    if isinstance(work, Workload):
+        return work
+    from imcnas.workload.zoo import load_model  # torch only when a model must be traced
+    from imcnas.workload.trace import trace
+    import torch.nn as nn
+
+    if isinstance(work, str):
+        model, example, name = load_model(work)
+        return trace(model, example, name=name)
+    if isinstance(work, tuple) and len(work) == 2 and isinstance(work[0], nn.Module):
+        return trace(work[0], work[1])
+    raise TypeError("estimate() takes a Workload, a model name, or (nn.Module, example_input)")
+
+
+def _check_fits(work: Workload, chip: Chip, p: dict[str, Any]) -> None:
+    fixed = chip.hierarchy.tiles
+    if fixed == "auto" or p["tiles_needed"][0] <= fixed:
+        return
+    used = np.cumsum(p["mapping"].tiles[0])
+    first = int(np.argmax(used > fixed))
+    op = work.matrix_ops[first]
+    raise MappingError(f"layer '{op.name}' does not fit: the network needs {p['tiles_needed'][0]:.0f} tiles "
+                       f"but hardware.hierarchy.tiles = {fixed}")
+
+
+def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
+    """Energy, latency and area of ``work`` (a Workload, zoo name or (model, input)) on ``chip``."""
+    work = _as_workload(work)
+    chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    p = price(work, chip_arrays([chip]))
+    _check_fits(work, chip, p)
+    tot = {k: float(v[0]) for k, v in totals(p).items()}
+    tot["macs"] = float(work.macs)
+    tot["weights"] = float(work.weights)
+    m = p["mapping"]
+    layers = []
+    cells_alloc = m.xbars[0]
+    for j, op in enumerate(work.matrix_ops):
+        e = {k: float(v[0, j]) for k, v in p["layer_energy"].items()}
+        cap = cells_alloc[j] * chip.crossbar.rows * chip.crossbar.cols
+        layers.append({
+            "name": op.name, "module": op.module, "rows": op.rows, "cols": op.cols, "groups": op.groups,
+            "vectors": op.vectors / max(work.batch, 1), "macs": op.macs / max(work.batch, 1),
+            "crossbars": float(m.xbars[0, j]), "duplication": float(m.duplication[0, j]),
+            "tiles": float(m.tiles[0, j]), "utilization": float(m.cells_used[0, j] / cap) if cap else 0.0,
+            "energy_pj": sum(e.values()), "latency_ns": float(p["layer_latency"][0, j]), "energy_breakdown_pj": e,
+        })
+    return CostReport(
+        chip=chip.name, workload=work.name, totals=tot,
+        energy_breakdown_pj={k: float(p["energy"][k][0, 0]) for k in ENERGY_COMPONENTS},
+        area_breakdown_mm2={k: float(p["area"][k][0, 0] * 1e-6) for k in AREA_COMPONENTS},
+        layers=layers,
+    )
+
+
+def estimate_batch(work: Workload | Any, chips: Sequence[Chip | str]) -> CostTable:
+    """Price ``work`` on many chips in one vectorised pass. Chips whose fixed tile count is too small get
+    ``feasible = 0`` instead of an error."""
+    work = _as_workload(work)
+    chips = [c if isinstance(c, Chip) else load_chip(c) for c in chips]
+    p = price(work, chip_arrays(chips))
+    cols = {k: np.asarray(v, dtype=float) for k, v in totals(p).items()}
+    for comp in ENERGY_COMPONENTS:
+        cols[f"energy_{comp}_pj"] = p["energy"][comp][:, 0]
+    return CostTable(chips=[c.name for c in chips], columns=cols)

@@ -1,0 +1,284 @@
+"""The hardware description: one validated record that both the cost model and (later) the accuracy
+simulation read. Unknown keys are rejected with their path; ranges are physical limits, not preferences."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from imcnas.errors import ConfigError, UnknownNameError
+from imcnas.hardware.devices import DEVICE_PRESETS, device_defaults
+
+PRESET_DIR = Path(__file__).parent / "presets"
+NODE_RANGE_NM = (5.0, 180.0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Technology(_Strict):
+    """CMOS node, supply and clock."""
+
+    node_nm: float = Field(22.0, ge=NODE_RANGE_NM[0], le=NODE_RANGE_NM[1], description="technology node (nm)")
+    vdd_v: float | None = Field(None, gt=0.3, le=3.3, description="supply voltage; default from the node")
+    clock_ghz: float = Field(1.0, gt=0.001, le=5.0, description="digital clock of the peripherals")
+
+    @property
+    def vdd(self) -> float:
+        """Supply voltage, defaulting to a typical value for the node (IRDS/PTM nominal supplies)."""
+        if self.vdd_v is not None:
+            return self.vdd_v
+        n = self.node_nm
+        return 1.2 if n >= 65 else 1.0 if n >= 32 else 0.8 if n >= 14 else 0.7
+
+
+class Device(_Strict):
+    """Memory device of the crossbar cells. Missing fields come from the device type's preset."""
+
+    type: Literal["rram", "pcm", "sram", "fefet", "mram"] = "rram"
+    r_on_ohm: float | None = Field(None, gt=0)
+    on_off: float | None = Field(None, gt=1.0)
+    bits_per_cell: int = Field(1, ge=1, le=8)
+    read_voltage_v: float | None = Field(None, gt=0, le=3.3)
+    read_pulse_ns: float | None = Field(None, gt=0)
+    cell_area_f2: float = Field(48.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kind = data.get("type", "rram")
+            if kind in DEVICE_PRESETS:
+                merged = device_defaults(kind)
+                merged.update({k: v for k, v in data.items()})
+                merged["type"] = kind
+                return merged
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Device":
+        limit = DEVICE_PRESETS[self.type]["max_bits_per_cell"]
+        if self.bits_per_cell > limit:
+            raise ValueError(f"bits_per_cell={self.bits_per_cell} exceeds {limit} for {self.type}")
+        if self.type != "sram" and (self.r_on_ohm is None or self.on_off is None or self.read_voltage_v is None):
+            raise ValueError(f"{self.type} needs r_on_ohm, on_off and read_voltage_v")
+        return self
+
+
+class Crossbar(_Strict):
+    """Crossbar array geometry."""
+
+    rows: int = Field(128, ge=1, le=4096)
+    cols: int = Field(128, ge=1, le=4096)
+    parallel_rows: int | None = Field(None, ge=1, description="rows activated at once; default all")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Crossbar":
+        if self.parallel_rows is not None and self.parallel_rows > self.rows:
+            raise ValueError(f"parallel_rows={self.parallel_rows} exceeds rows={self.rows}")
+        return self
+
+    @property
+    def active_rows(self) -> int:
+        """Rows read in one analog step."""
+        return self.parallel_rows or self.rows
+
+
+class Weights(_Strict):
+    """Weight precision and how one weight spreads over cells."""
+
+    bits: int = Field(8, ge=1, le=16)
+    cells_per_weight: int | None = Field(None, ge=1, le=16, description="default ceil(bits / bits_per_cell)")
+    signed: Literal["differential", "offset", "unsigned"] = "offset"
+
+
+class Inputs(_Strict):
+    """Input precision and delivery: bit-serial 1-bit pulses or a multi-bit DAC."""
+
+    bits: int = Field(8, ge=1, le=16)
+    scheme: Literal["bit_serial", "dac"] = "bit_serial"
+    dac_bits: int = Field(1, ge=1, le=8)
+
+
+class ADC(_Strict):
+    """Column readout. ``law`` picks the energy/area scaling law (see components.py)."""
+
+    type: Literal["sar", "flash"] = "sar"
+    bits: int = Field(8, ge=1, le=16)
+    cols_per_adc: int = Field(8, ge=1, le=4096)
+    law: Literal["survey", "saberi", "sense_amp"] = "survey"
+    sample_rate_ghz: float | None = Field(None, gt=0, le=20, description="default from type and clock")
+
+
+class Hierarchy(_Strict):
+    """Chip organisation; ``tiles="auto"`` allocates as many tiles as the network needs."""
+
+    crossbars_per_pe: int = Field(4, ge=1, le=1024)
+    pes_per_tile: int = Field(4, ge=1, le=1024)
+    tiles: int | Literal["auto"] = "auto"
+    layer_per_tile: bool = Field(True, description="a tile never holds two layers (NeuroSim's rule)")
+
+
+class Buffers(_Strict):
+    """On-chip SRAM buffers that feed the tiles."""
+
+    tile_kb: float = Field(64.0, gt=0)
+    width_bits: int = Field(256, ge=8, le=65536, description="bits per access of a tile buffer port")
+
+
+class Interconnect(_Strict):
+    """Global network between tiles."""
+
+    type: Literal["bus", "htree", "mesh"] = "htree"
+    width_bits: int = Field(256, ge=8, le=65536)
+
+
+class Digital(_Strict):
+    """Digital units for operations the crossbars do not run (activations, pooling, norms, attention)."""
+
+    lanes: int = Field(64, ge=1, le=1_000_000, description="8-bit MAC/ALU lanes, one op per lane per cycle")
+    bits: int = Field(8, ge=1, le=32, description="datapath width of the digital units")
+
+
+class Mapping(_Strict):
+    """Weight duplication (for throughput) and execution style."""
+
+    duplication: int | Literal["balance"] = "balance"
+    max_duplication: int = Field(8, ge=1, le=1024)
+    pipeline: bool = True
+
+
+class Activity(_Strict):
+    """Switching statistics of the data (energy of analog arrays is data dependent)."""
+
+    input_ones: float = Field(0.3, ge=0.0, le=1.0, description="fraction of input bits that are 1 "
+                              "(NeuroSim VGG-8 traces: 0.22-0.39)")
+    weight_on: float = Field(0.5, ge=0.0, le=1.0, description="fraction of cells in the on state")
+
+
+class Calibration(_Strict):
+    """Named chip-level calibration factors (each documented in the preset that sets it)."""
+
+    energy_overhead: float = Field(1.0, ge=1.0, le=3.0, description="post-layout wiring energy factor "
+                                   "(NeuroSim V1.4 zeta = 1.22); multiplies dynamic energy")
+
+
+class Chip(_Strict):
+    """A complete IMC chip description."""
+
+    name: str = "custom"
+    source: str = ""
+    technology: Technology = Technology()
+    device: Device = Device()
+    crossbar: Crossbar = Crossbar()
+    weights: Weights = Weights()
+    inputs: Inputs = Inputs()
+    adc: ADC = ADC()
+    hierarchy: Hierarchy = Hierarchy()
+    buffers: Buffers = Buffers()
+    interconnect: Interconnect = Interconnect()
+    digital: Digital = Digital()
+    mapping: Mapping = Mapping()
+    activity: Activity = Activity()
+    calibration: Calibration = Calibration()
+    dynamic_ops_on: Literal["digital"] = "digital"
+
+    @property
+    def cells_per_weight(self) -> int:
+        """Cells (columns) one weight magnitude occupies."""
+        w = self.weights
+        return w.cells_per_weight or math.ceil(w.bits / self.device.bits_per_cell)
+
+    @property
+    def cols_per_weight(self) -> int:
+        """Physical columns per logical weight column, the signed scheme included."""
+        return self.cells_per_weight * (2 if self.weights.signed == "differential" else 1)
+
+    @property
+    def input_cycles(self) -> int:
+        """Analog steps to deliver one input vector."""
+        i = self.inputs
+        return i.bits if i.scheme == "bit_serial" else math.ceil(i.bits / i.dac_bits)
+
+
+def _format_validation(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    path = ".".join(str(p) for p in first["loc"]) or "(root)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    return f"{origin}: field '{path}': {msg}"
+
+
+def chip_from_dict(data: dict[str, Any], origin: str = "hardware") -> Chip:
+    """Validate a nested dict into a Chip; errors become one-line ConfigErrors naming the field."""
+    try:
+        return Chip.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation(err, origin)) from None
+
+
+def list_presets() -> list[str]:
+    """Names of the built-in chip presets."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of hardware fields at the top level")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``path.to.field=value`` into its path and a YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}': expected path.to.field=value")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise ConfigError(f"override '{text}': empty field path")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a nested dict (in place) and return it."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{text}': '{part}' is not a section")
+            node = child
+        if path == ["device", "type"] and isinstance(value, str):
+            node.clear()  # a new device type starts from its own preset, not the old device's numbers
+        node[path[-1]] = value
+    return data
+
+
+def load_chip(spec: str | Path | Chip, overrides: list[str] | None = None) -> Chip:
+    """A Chip from a preset name, a YAML path or a Chip, with optional ``path=value`` overrides."""
+    if isinstance(spec, Chip):
+        data, origin = spec.model_dump(exclude_none=True), spec.name
+    else:
+        path = Path(spec)
+        if path.suffix in (".yaml", ".yml") or path.exists():
+            if not path.exists():
+                raise ConfigError(f"{path}: hardware file not found")
+            data, origin = _read_yaml(path), str(path)
+        elif str(spec) in list_presets():
+            data, origin = _read_yaml(PRESET_DIR / f"{spec}.yaml"), f"preset {spec}"
+        else:
+            raise UnknownNameError("hardware preset", str(spec), list_presets())
+    if overrides:
+        data = apply_overrides(data, list(overrides))
+    return chip_from_dict(data, origin)

@@ -1,0 +1,137 @@
+"""Operation records: what a network computes, with shapes and counts, independent of any hardware.
+
+All counts are for the whole example input the model was traced with; ``Workload.batch`` says how many
+inferences that is, and the cost model divides by it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+
+class OpKind(str, Enum):
+    """Kinds of operation. Only MATRIX ops hold static weights that map onto crossbars."""
+
+    MATRIX = "matrix"  # Conv1d/2d (incl. grouped, depthwise), Linear: static weights -> crossbars
+    EMBEDDING = "embedding"  # table lookup: static weights, read one row per token
+    DYNAMIC_MATMUL = "dynamic_matmul"  # both operands are activations (attention QK^T, AV)
+    AGGREGATE = "aggregate"  # graph message passing (sum/mean over neighbours)
+    POOL = "pool"
+    ACTIVATION = "activation"
+    NORM = "norm"
+    SOFTMAX = "softmax"
+    ELEMENTWISE = "elementwise"  # residual adds, multiplies, ...
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a traced network.
+
+    For MATRIX ops the weight is the unrolled matrix of one group, ``rows`` (fan-in: kh*kw*cin/groups) by
+    ``cols`` (outputs per group), applied ``vectors`` times per group (output positions x batch).
+    For EMBEDDING ops ``rows`` is the table size, ``cols`` the embedding width, ``vectors`` the lookups.
+    For DYNAMIC_MATMUL ops ``macs`` = m*k*n summed over the batch and heads.
+    For the rest, ``elements`` is the number of output elements and ``macs`` is 0; ``flops`` counts the
+    digital arithmetic (one per output element for activations/adds, window size for pooling, ...).
+    """
+
+    name: str
+    kind: OpKind
+    module: str = ""  # type of the source module or function, e.g. "Conv2d", "matmul"
+    rows: int = 0
+    cols: int = 0
+    groups: int = 1
+    vectors: int = 0
+    macs: int = 0
+    elements: int = 0
+    flops: int = 0
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def weights(self) -> int:
+        """Number of static weights (0 for ops without static weights)."""
+        if self.kind in (OpKind.MATRIX, OpKind.EMBEDDING):
+            return self.rows * self.cols * self.groups
+        return 0
+
+    @property
+    def is_static(self) -> bool:
+        """True when the op's weights sit in crossbars."""
+        return self.kind is OpKind.MATRIX
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n if shape else 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An ordered list of operations for ``batch`` inferences of one network."""
+
+    name: str
+    ops: tuple[Op, ...]
+    batch: int = 1
+    input_shape: tuple[int, ...] = ()
+    tracer: str = ""  # how the ops were found: "fx", "hooks", or "" when built by hand
+
+    @property
+    def matrix_ops(self) -> list[Op]:
+        """The static-weight ops that map onto crossbars, in order."""
+        return [o for o in self.ops if o.kind is OpKind.MATRIX]
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference on static weights plus dynamic matmuls."""
+        total = sum(o.macs for o in self.ops if o.kind in (OpKind.MATRIX, OpKind.DYNAMIC_MATMUL))
+        return total // max(self.batch, 1)
+
+    @property
+    def weights(self) -> int:
+        """Static weights (crossbar and embedding tables)."""
+        return sum(o.weights for o in self.ops)
+
+    @cached_property
+    def matrix_arrays(self) -> dict[str, np.ndarray]:
+        """Per MATRIX op: rows, cols, groups, vectors per inference (float64 arrays), for vectorised costing."""
+        ms = self.matrix_ops
+        b = float(max(self.batch, 1))
+        return {
+            "rows": np.array([o.rows for o in ms], dtype=np.float64),
+            "cols": np.array([o.cols for o in ms], dtype=np.float64),
+            "groups": np.array([o.groups for o in ms], dtype=np.float64),
+            "vectors": np.array([o.vectors for o in ms], dtype=np.float64) / b,
+            "in_elems": np.array([_numel(o.in_shape) for o in ms], dtype=np.float64) / b,
+            "out_elems": np.array([_numel(o.out_shape) for o in ms], dtype=np.float64) / b,
+        }
+
+    @cached_property
+    def digital_totals(self) -> dict[str, float]:
+        """Per inference: digital flops, dynamic-matmul MACs, elements read+written by non-crossbar ops,
+        embedding lookups (elements read) and embedding table size."""
+        b = float(max(self.batch, 1))
+        rest = [o for o in self.ops if o.kind not in (OpKind.MATRIX, OpKind.EMBEDDING)]
+        emb = [o for o in self.ops if o.kind is OpKind.EMBEDDING]
+        return {
+            "flops": sum(o.flops for o in rest if o.kind is not OpKind.DYNAMIC_MATMUL) / b,
+            "dyn_macs": sum(o.macs for o in rest if o.kind is OpKind.DYNAMIC_MATMUL) / b,
+            "io_elems": sum(_numel(o.in_shape) + _numel(o.out_shape) for o in rest) / b,
+            "embed_reads": sum(o.vectors * o.cols for o in emb) / b,
+            "embed_weights": float(sum(o.weights for o in emb)),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of ops by kind, MACs and weights, JSON-able."""
+        kinds: dict[str, int] = {}
+        for o in self.ops:
+            kinds[o.kind.value] = kinds.get(o.kind.value, 0) + 1
+        return {"name": self.name, "ops": kinds, "macs": self.macs, "weights": self.weights, "batch": self.batch}
