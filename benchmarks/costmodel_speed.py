@@ -1,0 +1,71 @@
+"""Cost-model speed: network evaluations per second for ResNet-18 on one core, one chip at a time and batched
+over 1,000 chips that differ in crossbar size, ADC bits, columns per ADC and device. Prints the figures."""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import imcnas  # noqa: E402
+from imcnas.hardware import estimate, estimate_batch, load_chip  # noqa: E402
+from imcnas.hardware.spec import chip_from_dict  # noqa: E402
+from imcnas.workload.zoo import get_model  # noqa: E402
+
+
+def chips(n: int) -> list:
+    """n distinct chips: crossbar size x ADC bits x columns per ADC x device."""
+    base = load_chip("neurosim-rram-22nm").model_dump(exclude_none=True)
+    grid = itertools.product([64, 128, 256, 512], [3, 4, 5, 6, 7, 8], [1, 2, 4, 8, 16, 32, 64],
+                             ["rram", "pcm", "fefet", "sram", "mram"], [1, 2])
+    out = []
+    for size, bits, share, dev, cell_bits in grid:
+        if dev in ("sram", "mram") and cell_bits > 1:
+            continue
+        d = {**base, "name": f"x{size}-a{bits}-c{share}-{dev}-b{cell_bits}",
+             "crossbar": {"rows": size, "cols": size}, "adc": {**base["adc"], "bits": bits, "cols_per_adc": share},
+             "device": {"type": dev, "bits_per_cell": cell_bits}}
+        out.append(chip_from_dict(d))
+        if len(out) == n:
+            return out
+    return out
+
+
+def main() -> None:
+    model, x = get_model("resnet18")
+    t0 = time.perf_counter()
+    work = imcnas.trace(model, x, name="resnet18")
+    t_trace = time.perf_counter() - t0
+    cs = chips(1000)
+    chip = cs[0]
+    estimate(work, chip)  # warm up
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 3.0:
+        estimate(work, cs[n % len(cs)])
+        n += 1
+    single = n / (time.perf_counter() - t0)
+    estimate_batch(work, cs)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 3.0:
+        estimate_batch(work, cs)
+        reps += 1
+    batched = reps * len(cs) / (time.perf_counter() - t0)
+    from imcnas.hardware.cost import price
+    from imcnas.hardware.params import chip_arrays
+    arrays = chip_arrays(cs)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 3.0:
+        price(work, arrays)
+        reps += 1
+    pre = reps * len(cs) / (time.perf_counter() - t0)
+    print(f"ResNet-18: {len(work.matrix_ops)} crossbar layers, {work.macs / 1e9:.3f} GMACs; trace {t_trace:.2f} s")
+    print(f"one chip at a time (estimate -> CostReport):      {single:10,.0f} evaluations/s  (target >= 500)")
+    print(f"batched over {len(cs)} chips (estimate_batch):       {batched:10,.0f} evaluations/s  (target >= 10,000)")
+    print(f"batched, chip arrays prepared once (price):      {pre:10,.0f} evaluations/s")
+
+
+if __name__ == "__main__":
+    main()

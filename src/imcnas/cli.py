@@ -1,0 +1,133 @@
+"""Command line: thin wrappers over the public API. User errors print one line and exit with code 2."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from imcnas.errors import ImcnasError
+
+app = typer.Typer(help="imcnas: hardware-aware NAS and co-design for in-memory-computing accelerators.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+hardware_app = typer.Typer(help="List and show hardware presets.", no_args_is_help=True)
+app.add_typer(hardware_app, name="hardware")
+out = Console()
+err = Console(stderr=True)
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ImcnasError into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ImcnasError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=exc.exit_code) from None
+
+    return wrapper
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.4g}"
+
+
+def _print_report(d: dict[str, Any]) -> None:
+    head = Table(title=f"{d['workload']} on {d['chip']}", show_header=False)
+    rows = [("energy / inference", f"{d['energy_pj'] * 1e-6:,.4g} uJ"),
+            ("latency (layer by layer)", f"{d['latency_ns'] * 1e-3:,.4g} us"),
+            ("pipeline period", f"{d['period_ns'] * 1e-3:,.4g} us"),
+            ("throughput", f"{d['throughput_ips']:,.4g} inferences/s"), ("area", f"{d['area_mm2']:,.4g} mm^2"),
+            ("TOPS", _fmt(d["tops"])), ("TOPS/W", _fmt(d["tops_per_w"])), ("TOPS/mm^2", _fmt(d["tops_per_mm2"])),
+            ("EDP", f"{_fmt(d['edp_pj_ns'])} pJ*ns"), ("MACs", f"{d['macs']:,.0f}"), ("tiles", f"{d['tiles']:,.0f}")]
+    for k, v in rows:
+        head.add_row(k, v)
+    out.print(head)
+    comp = Table(title="breakdown")
+    comp.add_column("component")
+    comp.add_column("energy (uJ)", justify="right")
+    comp.add_column("area (mm^2)", justify="right")
+    e, a = d["breakdown"]["energy_pj"], d["breakdown"]["area_mm2"]
+    for k in sorted(set(e) | set(a), key=lambda k: -e.get(k, 0)):
+        comp.add_row(k, _fmt(e[k] * 1e-6) if k in e else "-", _fmt(a[k]) if k in a else "-")
+    out.print(comp)
+    lay = Table(title="crossbar layers")
+    for col in ("layer", "rows x cols x groups", "vectors", "crossbars", "dup", "util", "energy (uJ)", "latency (us)"):
+        lay.add_column(col, justify="left" if col == "layer" else "right")
+    for L in d["layers"]:
+        lay.add_row(L["name"], f"{L['rows']}x{L['cols']}x{L['groups']}", f"{L['vectors']:,.0f}",
+                    f"{L['crossbars']:,.0f}", f"{L['duplication']:.0f}", f"{L['utilization']:.0%}",
+                    _fmt(L["energy_pj"] * 1e-6), _fmt(L["latency_ns"] * 1e-3))
+    out.print(lay)
+
+
+@app.command()
+@_user_errors
+def estimate(
+    model: str = typer.Argument(..., help="zoo model name (see 'imcnas models') or path/to/file.py:factory"),
+    hardware: str = typer.Option("neurosim-sram-22nm", "--hardware", "-H", help="preset name or YAML file"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a hardware field: path.to.field=value"),
+    as_json: bool = typer.Option(False, "--json", help="print the full report as JSON"),
+) -> None:
+    """Energy, latency and area of MODEL on a crossbar IMC chip."""
+    from imcnas.hardware import estimate as _estimate, load_chip
+
+    chip = load_chip(hardware, set_ or [])
+    report = _estimate(model, chip).to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        _print_report(report)
+
+
+@app.command()
+@_user_errors
+def models() -> None:
+    """List the built-in models."""
+    from imcnas.workload.zoo import list_models
+
+    for name in list_models():
+        out.print(name)
+
+
+@hardware_app.command("list")
+@_user_errors
+def hardware_list() -> None:
+    """List the hardware presets with their sources."""
+    from imcnas.hardware import list_presets, load_chip
+
+    table = Table("preset", "node", "device", "crossbar", "ADC", "source")
+    for name in list_presets():
+        c = load_chip(name)
+        table.add_row(name, f"{c.technology.node_nm:g} nm", c.device.type, f"{c.crossbar.rows}x{c.crossbar.cols}",
+                      f"{c.adc.bits}b {c.adc.type}/{c.adc.cols_per_adc}", c.source.split(":")[0][:48])
+    out.print(table)
+
+
+@hardware_app.command("show")
+@_user_errors
+def hardware_show(
+    name: str = typer.Argument(..., help="preset name or YAML file"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a field: path.to.field=value"),
+) -> None:
+    """Print the full, validated hardware description as YAML (defaults filled in)."""
+    from imcnas.hardware import load_chip
+
+    chip = load_chip(name, set_ or [])
+    sys.stdout.write(yaml.safe_dump(chip.model_dump(), sort_keys=False))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
