@@ -41,7 +41,7 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     # ---- mapping-level counts (per inference)
     weight_cols_total = G * phys_cols * m.row_tiles  # columns read per analog step, all crossbars of a copy
     conversions = V * c.in_cycles * m.row_groups * weight_cols_total
-    cell_ops = V * c.in_cycles * R * G * phys_cols * c.input_ones
+    cell_steps = V * c.in_cycles * R * G * phys_cols  # cell x analog step pairs
     drives = V * c.in_cycles * R * G * m.col_tiles * np.where(c.is_dac, 1.0, c.input_ones)
     acc_bits = (c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
                 + np.ceil(np.log2(np.maximum(m.row_groups * m.row_tiles, 1.0))))
@@ -49,14 +49,18 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     # ---- per-layer energies (pJ)
     c_cell = K.cell_capacitance_ff(c.cell_f2, node) * 1e-3  # pF
     g_avg = c.weight_on / c.r_on + (1 - c.weight_on) / (c.r_on * c.on_off)  # S
-    e_cell = np.where(c.is_sram, 2 * c_cell * vdd**2,
-                      c.v_read**2 * g_avg * c.t_read_ns * 1e3 + 2 * c_cell * c.v_read**2)
+    # energy per cell and step: a cell conducts (or discharges its bit line) only when its input bit is 1;
+    # in the charge domain every cell's capacitor and wiring is switched on every step, whatever the input
+    e_cell = c.input_ones * np.where(c.is_sram, 2 * c_cell * vdd**2,
+                                     c.v_read**2 * g_avg * c.t_read_ns * 1e3 + 2 * c_cell * c.v_read**2)
+    e_cell = np.where(c.charge, (c.cell_cap_ff * 1e-3 + 2 * c_cell) * vdd**2, e_cell)
     e_adc = _by_law(c, K.adc_energy_pj, c.adc_bits, node, vdd, c.adc_rate_hz)
+    e_adc = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_adc)
     e_acc = K.add_energy_pj(acc_bits, node, vdd)
     in_bits = c.in_bits
     io_bits = (wa["in_elems"] + wa["out_elems"])[None, :] * in_bits
     layer_e = {
-        "array": cell_ops * e_cell,
+        "array": cell_steps * e_cell,
         "adc": conversions * e_adc,
         "dac": drives * K.dac_energy_pj(c.dac_bits, vdd),
         "accumulation": (conversions + outputs * (c.offset | c.differential)) * e_acc,
@@ -74,7 +78,8 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     embed_bits = dt["embed_weights"] * c.weight_bits
     area = {
         "array": xbars_alloc * c.xbar_rows * c.xbar_cols * c.cell_f2 * f2,
-        "adc": adcs * _by_law(c, K.adc_area_um2, c.adc_bits, node, c.adc_rate_hz),
+        "adc": adcs * np.where(c.adc_area_um2 > 0, c.adc_area_um2,
+                               _by_law(c, K.adc_area_um2, c.adc_bits, node, c.adc_rate_hz)),
         "dac": xbars_alloc * c.xbar_rows * K.dac_area_um2(c.dac_bits, node),
         "accumulation": adcs * (c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
                                 + np.log2(np.maximum(c.xbar_rows / c.active_rows, 1.0))) * K.ACCUMULATOR_F2_PER_BIT * f2,

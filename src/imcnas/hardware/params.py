@@ -25,6 +25,8 @@ class ChipArrays:
     t_read_ns: np.ndarray
     cell_f2: np.ndarray
     cell_bits: np.ndarray
+    charge: np.ndarray
+    cell_cap_ff: np.ndarray
     xbar_rows: np.ndarray
     xbar_cols: np.ndarray
     active_rows: np.ndarray
@@ -41,6 +43,8 @@ class ChipArrays:
     cols_per_adc: np.ndarray
     adc_law: np.ndarray  # index into ADC_LAWS
     adc_rate_hz: np.ndarray
+    adc_energy_pj: np.ndarray  # 0 = from the law
+    adc_area_um2: np.ndarray  # 0 = from the law
     xbars_per_pe: np.ndarray
     pes_per_tile: np.ndarray
     fixed_tiles: np.ndarray  # 0 = as many as needed
@@ -74,13 +78,14 @@ def _row(chip: Chip) -> dict[str, float]:
         "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or t.vdd,
         "t_read_ns": (1.0 / t.clock_ghz) if sram or d.read_pulse_ns is None else d.read_pulse_ns,
         "cell_f2": d.cell_area_f2, "cell_bits": d.bits_per_cell,
+        "charge": float(d.compute == "charge"), "cell_cap_ff": d.cell_cap_ff or 0.0,
         "xbar_rows": x.rows, "xbar_cols": x.cols, "active_rows": x.active_rows,
         "weight_bits": w.bits, "cells_per_weight": chip.cells_per_weight, "cols_per_weight": chip.cols_per_weight,
         "differential": float(w.signed == "differential"), "offset": float(w.signed == "offset"),
         "in_bits": i.bits, "in_cycles": chip.input_cycles, "is_dac": float(i.scheme == "dac"),
         "dac_bits": i.dac_bits if i.scheme == "dac" else 1,
         "adc_bits": a.bits, "cols_per_adc": a.cols_per_adc, "adc_law": ADC_LAWS.index(a.law),
-        "adc_rate_hz": rate_ghz * 1e9,
+        "adc_rate_hz": rate_ghz * 1e9, "adc_energy_pj": a.energy_pj or 0.0, "adc_area_um2": a.area_um2 or 0.0,
         "xbars_per_pe": h.crossbars_per_pe, "pes_per_tile": h.pes_per_tile,
         "fixed_tiles": 0 if h.tiles == "auto" else h.tiles, "layer_per_tile": float(h.layer_per_tile),
         "buffer_kb": chip.buffers.tile_kb, "buffer_width": chip.buffers.width_bits,
@@ -98,6 +103,6 @@ def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
     """Stack the numeric parameters of ``chips`` into (n, 1) columns."""
     rows = [_row(c) for c in chips]
     cols = {f.name: np.array([[r[f.name]] for r in rows], dtype=float) for f in fields(ChipArrays)}
-    for flag in ("is_sram", "differential", "offset", "is_dac", "layer_per_tile", "dup_balance", "pipeline"):
+    for flag in ("charge", "is_sram", "differential", "offset", "is_dac", "layer_per_tile", "dup_balance", "pipeline"):
         cols[flag] = cols[flag].astype(bool)
     return ChipArrays(**cols)

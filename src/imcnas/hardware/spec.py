@@ -46,6 +46,9 @@ class Device(_Strict):
     read_voltage_v: float | None = Field(None, gt=0, le=3.3)
     read_pulse_ns: float | None = Field(None, gt=0)
     cell_area_f2: float = Field(48.0, gt=0)
+    compute: Literal["current", "charge"] = Field("current", description="current summing on the bit line, "
+                                                  "or charge sharing of per-cell capacitors (e.g. Jia 2020)")
+    cell_cap_ff: float | None = Field(None, gt=0, le=100, description="charge-domain capacitor per cell")
 
     @model_validator(mode="before")
     @classmethod
@@ -112,6 +115,9 @@ class ADC(_Strict):
     cols_per_adc: int = Field(8, ge=1, le=4096)
     law: Literal["survey", "saberi", "sense_amp"] = "survey"
     sample_rate_ghz: float | None = Field(None, gt=0, le=20, description="default from type and clock")
+    energy_pj: float | None = Field(None, gt=0, description="measured energy per conversion of a specific chip; "
+                                    "replaces the law's value")
+    area_um2: float | None = Field(None, gt=0, description="measured area of one ADC; replaces the law's value")
 
 
 class Hierarchy(_Strict):
