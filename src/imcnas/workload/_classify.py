@@ -7,7 +7,7 @@ whether it is static, i.e. derived from parameters/buffers/constants only), and 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,7 +214,7 @@ def _pool_window(kernel: Any, nd: int) -> int:
 def function_ops(name: str, fn: str, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
     """Ops for one call of the function ``fn`` (a :func:`normalize`-d name) outside any recognised module."""
     ts = tensors((args, kwargs))
-    if fn in SKIP or not ts or all(t.static for t in ts):
+    if fn in SKIP or not ts or (all(t.static for t in ts) and not keeps_static(fn)):
         return []
     x = ts[0]
     if fn in ("matmul", "mm", "bmm"):
@@ -283,20 +283,9 @@ def _first(args: tuple, kwargs: dict) -> T:
 
 
 def _linear(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
-    x = _first(args, kwargs)
-    return [_matrix(name, type(m).__name__, x, out, m.in_features, m.out_features, 1,
-                    x.numel // max(m.in_features, 1), bias=m.bias is not None)]
-
-
-def _hf_conv1d(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
-    x, (rows, cols) = _first(args, kwargs), tuple(m.weight.shape)
-    return [_matrix(name, type(m).__name__, x, out, rows, cols, 1, x.numel // max(rows, 1),
-                    bias=getattr(m, "bias", None) is not None)]
-
-
-def _weight_linear(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
-    """A module whose ``weight`` is (out, in) and that computes ``x @ weight.T`` (e.g. PyG's Linear)."""
-    x, (cols, rows) = _first(args, kwargs), tuple(m.weight.shape)
+    """nn.Linear, PyG's Linear (weight out x in) and HF's Conv1D (weight in x out)."""
+    x, (a, b) = _first(args, kwargs), tuple(m.weight.shape)
+    rows, cols = (a, b) if type(m).__name__ == "Conv1D" else (b, a)
     return [_matrix(name, type(m).__name__, x, out, rows, cols, 1, x.numel // max(rows, 1),
                     bias=getattr(m, "bias", None) is not None)]
 
@@ -384,12 +373,12 @@ def module_rule(m: nn.Module) -> Rule | None:
     if isinstance(m, nn.MultiheadAttention):
         return _mha
     if type(m).__name__ == "Conv1D" and mod.startswith("transformers") and getattr(m, "weight", None) is not None:
-        return _hf_conv1d
+        return _linear
     if _has_mro(m, "Aggregation", "torch_geometric"):
         return _aggregation
     if _has_mro(m, "Linear", "torch_geometric") and isinstance(getattr(m, "weight", None), nn.Parameter) \
             and not isinstance(m.weight, nn.parameter.UninitializedParameter) and m.weight.dim() == 2:
-        return _weight_linear
+        return _linear
     if isinstance(m, _SKIP_MODULES) or mod.startswith(("torch.nn.modules.dropout", "torch.nn.modules.padding")):
         return _skip
     if isinstance(m, (nn.Softmax, nn.LogSoftmax, nn.Softmin, nn.Softmax2d)):
@@ -406,22 +395,12 @@ def module_rule(m: nn.Module) -> Rule | None:
     return None
 
 
+def keeps_static(target: Rule | str | None) -> bool:
+    """True for lookups recorded even with constant indices (e.g. position embeddings): the table is stored."""
+    return target is _embedding or target == "embedding"
+
+
 def is_graph_model(model: nn.Module) -> bool:
     """True when the model holds torch_geometric message-passing layers (its inputs are one graph)."""
     return any(_has_mro(m, "MessagePassing", "torch_geometric") for m in model.modules())
 
-
-def first_tensor_shape(values: Iterable[Any]) -> tuple[int, ...] | None:
-    """Shape of the first torch.Tensor in a (nested) iterable, or None."""
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            return tuple(v.shape)
-        if isinstance(v, (list, tuple)):
-            s = first_tensor_shape(v)
-            if s is not None:
-                return s
-        if isinstance(v, dict):
-            s = first_tensor_shape(v.values())
-            if s is not None:
-                return s
-    return None
