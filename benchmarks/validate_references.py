@@ -42,7 +42,9 @@ def main() -> None:
               "  their cost grows with output bits differently (two-phase operation at 8 and 10 bits); no sourced",
               "  neuron model is in our references yet.",
               "- **Jia energy** comes out 33-40 % high: the charge-domain cell model (one C*V^2 per cell per step for",
-              "  the 1.2 fF capacitor plus wiring) is first order.", ""]
+              "  the 1.2 fF capacitor plus wiring) is first order.",
+              "- **ISAAC crossbar read energy** is 2.3x ISAAC's 0.3 mW figure: the preset's 0.5 V, 10 ns read and",
+              "  100 kOhm cells are PUMA/NeuroSim-class assumptions, not ISAAC's (unpublished in our references).", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
     print("\n".join(lines[12:12 + len(rows)]))

@@ -87,6 +87,14 @@ def isaac_rows(ref: dict[str, Any]) -> list[Row]:
                         isaac["adc_8bit"]["energy_pj_per_conversion"], e))
     rows.append(Row("ISAAC 8-bit ADC (Kull ISSCC'13)", "adc_area_um2 [saberi]", isaac["adc_8bit"]["area_um2"],
                     float(K.adc_area_um2("saberi", 8, 32.0, rate)), "calibration"))
+    # one 128x128 read of ISAAC's crossbar: 0.3 mW over the 100 ns cycle = 30 pJ
+    xb = isaac["crossbar_128x128_2bit_cell"]
+    work = _macro_workload(128, 64, 1, vectors=1)  # 64 weights x 2 cells = 128 columns, 1 input bit
+    r = estimate(work, load_chip("isaac-32nm", ["inputs.bits=1", "weights.bits=4", "mapping.duplication=1"]))
+    rows.append(Row("ISAAC crossbar 128x128, 2-bit cells", "array_energy_pj_per_read", xb["power_mw"] * 100.0,
+                    r.energy_breakdown_pj["array"]))
+    rows.append(Row("ISAAC crossbar 128x128, 2-bit cells", "array_area_um2", xb["area_mm2"] * 1e6,
+                    r.layers[0]["crossbars"] * 128 * 128 * 1.5 * (32e-3) ** 2, "calibration"))
     tab = isaac["adc_scaled_by_bits"]
     for b, e, a in zip(tab["bits"], tab["energy_pj"], tab["area_um2"]):
         rows.append(Row("ISAAC/Saberi ADC table", f"adc_energy_pj {b}b [saberi]", e,
