@@ -81,7 +81,8 @@ def cell_capacitance_ff(cell_area_f2: ArrayLike, node_nm: ArrayLike) -> ArrayLik
 #     8 bits up (thermal-noise-limited ADCs, ~4x energy per bit). Below 8 bits the fit caps the FOM by a
 #     per-ENOB maximum that our reference does not tabulate; we use the reference's inferred 4-bit value
 #     (0.92 pJ at 32 nm, 1 GS/s, i.e. FOM capped at SURVEY_FOM_CAP_4B_DB) and interpolate log-linearly in N
-#     between 4 and 8 bits; below 4 bits energy falls linearly with N (comparator count bound).
+#     between 4 and 8 bits; below 4 bits energy falls linearly with N (comparator count bound); the 8-bit
+#     value is at least twice the 4-bit one (one comparison per bit), which matters at low sample rates.
 SURVEY_FOM_CAP_4B_DB = 141.2
 # (2) "saberi": ISAAC's ADC (Kull ISSCC'13, 8 b 1.2 GS/s, 32 nm) scaled in resolution by Saberi et al. 2011,
 #     as tabulated in Accelergy's ISAAC library; node scaling uses the survey exponents.
@@ -124,9 +125,12 @@ def _survey_formula_pj(bits: ArrayLike, node_nm: ArrayLike, rate_hz: ArrayLike, 
 def adc_survey_energy_pj(bits: ArrayLike, node_nm: ArrayLike, rate_hz: ArrayLike) -> ArrayLike:
     """Energy per conversion from the Murmann-survey fit (monotone in resolution)."""
     b = np.asarray(bits, dtype=float)
-    e8 = _survey_formula_pj(8.0, node_nm, rate_hz, np.inf)
     e4 = _survey_formula_pj(4.0, node_nm, rate_hz, SURVEY_FOM_CAP_4B_DB)
-    high = _survey_formula_pj(np.maximum(b, 8.0), node_nm, rate_hz, np.inf)
+    e8_fit = _survey_formula_pj(8.0, node_nm, rate_hz, np.inf)
+    # at low sample rates the uncapped 8-bit fit can undercut the capped 4-bit value; energy never grows
+    # slower than linearly in N (a SAR makes one comparison per bit), so 8 bits cost at least 2x 4 bits
+    e8 = np.maximum(e8_fit, 2.0 * e4)
+    high = _survey_formula_pj(np.maximum(b, 8.0), node_nm, rate_hz, np.inf) * (e8 / e8_fit)
     mid = e4 * (e8 / e4) ** ((np.clip(b, 4.0, 8.0) - 4.0) / 4.0)
     low = e4 * b / 4.0
     return np.where(b >= 8, high, np.where(b >= 4, mid, low))

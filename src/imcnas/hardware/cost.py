@@ -89,9 +89,9 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
         "digital": c.lanes * K.DIGITAL_LANE_F2 * f2,
     }
     area_um2 = sum(area.values())
-    side_mm = np.sqrt(area_um2 * 1e-6)
-    # network: every layer's inputs and outputs cross the chip once (H-tree root-to-leaf ~ one chip side)
-    layer_e["interconnect"] = io_bits * K.wire_energy_pj_per_bit_mm(vdd) * side_mm
+    wire_mm = np.sqrt(area_um2 * 1e-6) * c.noc_distance
+    # network: every layer's inputs and outputs travel once over the network's mean wire length
+    layer_e["interconnect"] = io_bits * K.wire_energy_pj_per_bit_mm(vdd) * wire_mm
     # ---- latency (ns)
     t_step = c.t_read_ns + c.cols_per_adc / c.adc_rate_hz * 1e9
     t_vec = c.in_cycles * m.row_groups * t_step
@@ -110,7 +110,7 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     period = np.where(c.pipeline, stage, latency)
     energy = {k: v.sum(axis=1, keepdims=True) for k, v in layer_e.items()}
     energy["buffer"] = energy["buffer"] + dig_io * K.sram_bit_energy_pj(node, vdd)
-    energy["interconnect"] = energy["interconnect"] + dig_io * K.wire_energy_pj_per_bit_mm(vdd) * side_mm
+    energy["interconnect"] = energy["interconnect"] + dig_io * K.wire_energy_pj_per_bit_mm(vdd) * wire_mm
     energy["digital"] = dig_e
     energy = {k: v * c.energy_overhead for k, v in energy.items()}
     energy["leakage"] = K.LEAKAGE_UW_PER_MM2_22NM * (vdd / K.REF_VDD_V) * area_um2 * 1e-6 * period * 1e-3

@@ -9,6 +9,10 @@ import numpy as np
 from imcnas.hardware.spec import Chip
 
 ADC_LAWS = ("survey", "saberi", "sense_amp")
+# Mean wire length of one transfer in units of the chip side: an H-tree's root-to-leaf path is
+# side/2 + side/4 + ... ~ one side; a bus spans the chip; a mesh's mean Manhattan distance between uniformly
+# placed tiles is 2/3 of a side.
+NOC_DISTANCE = {"htree": 1.0, "bus": 1.0, "mesh": 2.0 / 3.0}
 
 
 @dataclass
@@ -52,6 +56,7 @@ class ChipArrays:
     buffer_kb: np.ndarray
     buffer_width: np.ndarray
     noc_width: np.ndarray
+    noc_distance: np.ndarray  # mean wire length of a transfer, in chip sides
     lanes: np.ndarray
     digital_bits: np.ndarray
     dup_balance: np.ndarray
@@ -72,7 +77,8 @@ def _row(chip: Chip) -> dict[str, float]:
     t, d, x, w, i, a, h = (chip.technology, chip.device, chip.crossbar, chip.weights, chip.inputs, chip.adc,
                            chip.hierarchy)
     sram = d.type == "sram"
-    rate_ghz = a.sample_rate_ghz or t.clock_ghz
+    # a flash/sense-amp ADC converts once per clock; a SAR needs bits + 1 clock cycles per conversion
+    rate_ghz = a.sample_rate_ghz or (t.clock_ghz if a.type == "flash" else t.clock_ghz / (a.bits + 1))
     return {
         "node": t.node_nm, "vdd": t.vdd, "clock_ghz": t.clock_ghz, "is_sram": float(sram),
         "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or t.vdd,
@@ -90,6 +96,7 @@ def _row(chip: Chip) -> dict[str, float]:
         "fixed_tiles": 0 if h.tiles == "auto" else h.tiles, "layer_per_tile": float(h.layer_per_tile),
         "buffer_kb": chip.buffers.tile_kb, "buffer_width": chip.buffers.width_bits,
         "noc_width": chip.interconnect.width_bits,
+        "noc_distance": NOC_DISTANCE[chip.interconnect.type],
         "lanes": chip.digital.lanes, "digital_bits": chip.digital.bits,
         "dup_balance": float(chip.mapping.duplication == "balance"),
         "dup_fixed": 1 if chip.mapping.duplication == "balance" else chip.mapping.duplication,

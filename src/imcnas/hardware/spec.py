@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,7 +17,7 @@ NODE_RANGE_NM = (5.0, 180.0)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class Technology(_Strict):
@@ -125,7 +125,7 @@ class Hierarchy(_Strict):
 
     crossbars_per_pe: int = Field(4, ge=1, le=1024)
     pes_per_tile: int = Field(4, ge=1, le=1024)
-    tiles: int | Literal["auto"] = "auto"
+    tiles: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     layer_per_tile: bool = Field(True, description="a tile never holds two layers (NeuroSim's rule)")
 
 
@@ -153,7 +153,7 @@ class Digital(_Strict):
 class Mapping(_Strict):
     """Weight duplication (for throughput) and execution style."""
 
-    duplication: int | Literal["balance"] = "balance"
+    duplication: Annotated[int, Field(ge=1)] | Literal["balance"] = "balance"
     max_duplication: int = Field(8, ge=1, le=1024)
     pipeline: bool = True
 
@@ -250,12 +250,19 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, raw = text.split("=", 1)
     if not key.strip():
         raise ConfigError(f"override '{text}': empty field path")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"override '{text}': cannot parse the value '{raw}'") from None
+    return key.strip().split("."), value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``--set`` overrides to a nested dict (in place) and return it."""
-    for text in overrides:
+    # a device type change resets the device section to that type's preset, so it is applied first and the
+    # other device overrides of the same call survive it
+    ordered = sorted(overrides, key=lambda t: 0 if t.replace(" ", "").startswith("device.type=") else 1)
+    for text in ordered:
         path, value = parse_override(text)
         node = data
         for part in path[:-1]:
