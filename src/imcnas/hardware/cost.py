@@ -99,7 +99,9 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     # width_bits per clock; copies add compute parallelism, not buffer bandwidth. Reading and computing are
     # not overlapped (NeuroSim's layer timing; a double-buffered design would take the max instead).
     t_io = V * np.ceil(R * G * in_bits / c.buffer_width) * cyc_ns
-    layer_t = np.ceil(V / m.duplication) * t_vec + t_io
+    # the layer's feature map crosses the global network once, width_bits per clock, while it streams
+    t_noc = wa["in_elems"][None, :] * in_bits / c.noc_width * cyc_ns
+    layer_t = np.ceil(V / m.duplication) * t_vec + np.maximum(t_io, t_noc)
     # ---- digital work (activations, pooling, norms, attention matmuls, embeddings)
     dig_e = (dt["flops"] * K.add_energy_pj(c.digital_bits, node, vdd)
              + dt["dyn_macs"] * K.mac_energy_pj(c.digital_bits, node, vdd))
