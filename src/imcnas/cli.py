@@ -60,12 +60,13 @@ def _print_report(d: dict[str, Any]) -> None:
         comp.add_row(k, _fmt(e[k] * 1e-6) if k in e else "-", _fmt(a[k]) if k in a else "-")
     out.print(comp)
     lay = Table(title="crossbar layers")
-    for col in ("layer", "rows x cols x groups", "vectors", "crossbars", "dup", "util", "energy (uJ)", "latency (us)"):
+    for col in ("layer", "rows x cols x groups", "vectors", "crossbars", "dup", "util", "energy (uJ)", "latency (us)",
+                "area (mm^2)"):
         lay.add_column(col, justify="left" if col == "layer" else "right")
     for L in d["layers"]:
         lay.add_row(L["name"], f"{L['rows']}x{L['cols']}x{L['groups']}", f"{L['vectors']:,.0f}",
                     f"{L['crossbars']:,.0f}", f"{L['duplication']:.0f}", f"{L['utilization']:.0%}",
-                    _fmt(L["energy_pj"] * 1e-6), _fmt(L["latency_ns"] * 1e-3))
+                    _fmt(L["energy_pj"] * 1e-6), _fmt(L["latency_ns"] * 1e-3), _fmt(L["area_mm2"]))
     out.print(lay)
 
 

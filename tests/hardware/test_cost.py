@@ -217,3 +217,12 @@ def test_larger_crossbar_needs_fewer_crossbars_and_adcs_per_weight(chip, small_n
     b = estimate(small_net, chip("neurosim-sram-22nm", "crossbar.rows=256", "crossbar.parallel_rows=null"))
     assert sum(L["crossbars"] for L in b.layers) < sum(L["crossbars"] for L in a.layers)
     assert b.energy_breakdown_pj["adc"] < a.energy_breakdown_pj["adc"]
+
+
+def test_layer_areas_sum_to_the_tiled_part_of_the_chip(chip, workload, matrix_op) -> None:
+    w = workload(matrix_op("a", rows=600, cols=64, vectors=16), matrix_op("b", rows=64, cols=10, vectors=1))
+    r = estimate(w, chip("neurosim-rram-22nm"))
+    layer_sum = sum(L["area_mm2"] for L in r.layers)
+    tiled = r.area_mm2 - r.area_breakdown_mm2["digital"]
+    assert layer_sum == pytest.approx(tiled, rel=1e-9)
+    assert r.layers[0]["area_mm2"] > r.layers[1]["area_mm2"] > 0
