@@ -43,8 +43,10 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     conversions = V * c.in_cycles * m.row_groups * weight_cols_total
     cell_steps = V * c.in_cycles * R * G * phys_cols  # cell x analog step pairs
     drives = V * c.in_cycles * R * G * m.col_tiles * np.where(c.is_dac, 1.0, c.input_ones)
-    acc_bits = (c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
-                + np.ceil(np.log2(np.maximum(m.row_groups * m.row_tiles, 1.0))))
+    # shift-add accumulator: ADC result shifted over input bits and cell slices, plus carries of the partial
+    # sums it adds up (row groups and row tiles); the area counts the width a crossbar's own row groups need
+    acc_base = c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
+    acc_bits = acc_base + np.ceil(np.log2(np.maximum(m.row_groups * m.row_tiles, 1.0)))
     outputs = V * G * wa["cols"][None, :]
     # ---- per-layer energies (pJ)
     c_cell = K.cell_capacitance_ff(c.cell_f2, node) * 1e-3  # pF
@@ -81,8 +83,8 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
         "adc": adcs * np.where(c.adc_area_um2 > 0, c.adc_area_um2,
                                _by_law(c, K.adc_area_um2, c.adc_bits, node, c.adc_rate_hz)),
         "dac": xbars_alloc * c.xbar_rows * K.dac_area_um2(c.dac_bits, node),
-        "accumulation": adcs * (c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
-                                + np.log2(np.maximum(c.xbar_rows / c.active_rows, 1.0))) * K.ACCUMULATOR_F2_PER_BIT * f2,
+        "accumulation": adcs * (acc_base + np.log2(np.maximum(c.xbar_rows / c.active_rows, 1.0)))
+                        * K.ACCUMULATOR_F2_PER_BIT * f2,
         "periphery": xbars_alloc * (c.xbar_rows + c.xbar_cols) * K.PERIPHERY_F2_PER_LINE * f2,
         "buffer": K.sram_buffer_area_um2(tiles * c.buffer_kb * 8192 + embed_bits, node),
         "interconnect": tiles * K.ROUTER_UM2_PER_TILE_32NM * K.area_scale(node, 32.0),

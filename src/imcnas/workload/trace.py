@@ -29,7 +29,8 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from torch.overrides import TorchFunctionMode
 
 from imcnas.errors import TraceError
-from imcnas.workload._classify import (SKIP, T, function_ops, is_graph_model, keeps_static, module_rule, normalize,
+from imcnas.workload._modules import is_graph_model, keeps_static, module_rule
+from imcnas.workload._classify import (SKIP, T, function_ops, normalize,
                                       tensors)
 from imcnas.workload.ops import Op, OpKind, Workload
 

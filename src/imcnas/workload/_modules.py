@@ -1,0 +1,143 @@
+"""Rules for module calls (nn.Linear, convolutions, embeddings, attention, PyG aggregation, ...).
+
+Split from :mod:`imcnas.workload._classify`, which holds the shared records and the function-call rules.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from imcnas.workload._classify import (Rule, T, _arg, _conv, _dynamic, _matrix, _pool_window, _simple, tensors)
+from imcnas.workload.ops import Op, OpKind
+
+
+# ---------------------------------------------------------------------------------------------- modules
+def _first(args: tuple, kwargs: dict) -> T:
+    ts = tensors((args, kwargs))
+    return ts[0] if ts else T(())
+
+
+def _linear(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    """nn.Linear, PyG's Linear (weight out x in) and HF's Conv1D (weight in x out)."""
+    x, (a, b) = _first(args, kwargs), tuple(m.weight.shape)
+    rows, cols = (a, b) if type(m).__name__ == "Conv1D" else (b, a)
+    return [_matrix(name, type(m).__name__, x, out, rows, cols, 1, x.numel // max(rows, 1),
+                    bias=getattr(m, "bias", None) is not None)]
+
+
+def _convnd(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    return [_conv(name, type(m).__name__, _first(args, kwargs), out, tuple(m.weight.shape), m.groups,
+                  m.transposed, stride=tuple(m.stride), padding=m.padding if isinstance(m.padding, str)
+                  else tuple(m.padding), dilation=tuple(m.dilation), bias=m.bias is not None)]
+
+
+def _embedding(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    idx = _first(args, kwargs)
+    return [Op(name=name, kind=OpKind.EMBEDDING, module=type(m).__name__, rows=m.num_embeddings,
+               cols=m.embedding_dim, vectors=idx.numel, elements=out.numel if out else 0, in_shape=idx.shape,
+               out_shape=out.shape if out else ())]
+
+
+def _batch_len(t: T, batch_first: bool) -> tuple[int, int]:
+    if len(t.shape) == 2:
+        return 1, t.shape[0]
+    return (t.shape[0], t.shape[1]) if batch_first else (t.shape[1], t.shape[0])
+
+
+def _mha(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    """nn.MultiheadAttention: Q/K/V projections, QK^T, softmax, AV, output projection."""
+    q, k, v = (_arg(args, kwargs, i, key) for i, key in enumerate(("query", "key", "value")))
+    (n, L), (_, S) = _batch_len(q, m.batch_first), _batch_len(k, m.batch_first)
+    E, H = m.embed_dim, m.num_heads
+    hd, src = E // H, type(m).__name__
+    scores = T((n, H, L, S))
+    o = T((n, L, E))
+    return [_matrix(f"{name}.q_proj", src, q, o, E, E, 1, n * L),
+            _matrix(f"{name}.k_proj", src, k, T((n, S, E)), m.kdim, E, 1, n * S),
+            _matrix(f"{name}.v_proj", src, v, T((n, S, E)), m.vdim, E, 1, n * S),
+            _dynamic(f"{name}.qk", src, o, scores, n * H * L * S * hd, m=L, k=hd, n=S, batch=n * H),
+            _simple(f"{name}.softmax", OpKind.SOFTMAX, src, scores, scores, 3.0),
+            _dynamic(f"{name}.av", src, scores, o, n * H * L * S * hd, m=L, k=S, n=hd, batch=n * H),
+            _matrix(f"{name}.out_proj", src, o, out, E, E, 1, n * L)]
+
+
+def _aggregation(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    x = _first(args, kwargs)
+    dim = kwargs.get("dim", args[4] if len(args) > 4 and isinstance(args[4], int) else -2)
+    edges = x.shape[dim] if len(x.shape) >= abs(dim) else 0
+    return [_simple(name, OpKind.AGGREGATE, type(m).__name__, x, out, flops=x.numel, edges=edges)]
+
+
+def _kind_rule(kind: OpKind, per_elem: float) -> Rule:
+    def rule(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+        return [_simple(name, kind, type(m).__name__, _first(args, kwargs), out, per_elem)]
+    return rule
+
+
+def _pool(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    x = _first(args, kwargs)
+    if type(m).__name__.startswith("Adaptive"):
+        return [_simple(name, OpKind.POOL, type(m).__name__, x, out, flops=x.numel)]
+    window = _pool_window(m.kernel_size, max(len(x.shape) - 2, 1))
+    return [_simple(name, OpKind.POOL, type(m).__name__, x, out, float(window), kernel=m.kernel_size,
+                    stride=m.stride)]
+
+
+def _skip(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    return []
+
+
+_ACT_FLOPS = {"ReLU": 1.0, "ReLU6": 1.0, "Hardtanh": 1.0, "LeakyReLU": 1.0, "PReLU": 1.0, "Threshold": 1.0,
+              "Hardswish": 3.0, "Hardsigmoid": 3.0}
+_SKIP_MODULES = (nn.Identity, nn.Flatten, nn.Unflatten, nn.ChannelShuffle, nn.PixelShuffle, nn.PixelUnshuffle)
+
+
+def _has_mro(m: nn.Module, cls_name: str, pkg: str) -> bool:
+    return any(c.__name__ == cls_name and c.__module__.startswith(pkg) for c in type(m).__mro__)
+
+
+def module_rule(m: nn.Module) -> Rule | None:
+    """The rule for a module the tracers treat as a leaf, or None to trace through it."""
+    mod = type(m).__module__
+    if isinstance(m, nn.Linear):
+        return _linear
+    if isinstance(m, nn.modules.conv._ConvNd):
+        return _convnd
+    if isinstance(m, nn.Embedding):
+        return _embedding
+    if isinstance(m, nn.MultiheadAttention):
+        return _mha
+    if type(m).__name__ == "Conv1D" and mod.startswith("transformers") and getattr(m, "weight", None) is not None:
+        return _linear
+    if _has_mro(m, "Aggregation", "torch_geometric"):
+        return _aggregation
+    if _has_mro(m, "Linear", "torch_geometric") and isinstance(getattr(m, "weight", None), nn.Parameter) \
+            and not isinstance(m.weight, nn.parameter.UninitializedParameter) and m.weight.dim() == 2:
+        return _linear
+    if isinstance(m, _SKIP_MODULES) or mod.startswith(("torch.nn.modules.dropout", "torch.nn.modules.padding")):
+        return _skip
+    if isinstance(m, (nn.Softmax, nn.LogSoftmax, nn.Softmin, nn.Softmax2d)):
+        return _kind_rule(OpKind.SOFTMAX, 3.0)
+    if mod == "torch.nn.modules.activation":
+        return _kind_rule(OpKind.ACTIVATION, _ACT_FLOPS.get(type(m).__name__, 4.0))
+    if mod in ("torch.nn.modules.batchnorm", "torch.nn.modules.instancenorm", "torch.nn.modules.normalization"):
+        return _kind_rule(OpKind.NORM, 2.0 if isinstance(m, nn.modules.batchnorm._BatchNorm) else 5.0)
+    if mod == "torch.nn.modules.pooling":
+        return _pool
+    if mod.startswith(("torch.nn.", "torch.ao.nn.")) and not any(True for _ in m.children()) \
+            and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+        return _kind_rule(OpKind.OTHER, 1.0)
+    return None
+
+
+def keeps_static(target: Rule | str | None) -> bool:
+    """True for lookups recorded even with constant indices (e.g. position embeddings): the table is stored."""
+    return target is _embedding or target == "embedding"
+
+
+def is_graph_model(model: nn.Module) -> bool:
+    """True when the model holds torch_geometric message-passing layers (its inputs are one graph)."""
+    return any(_has_mro(m, "MessagePassing", "torch_geometric") for m in model.modules())
+
