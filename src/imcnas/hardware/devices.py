@@ -10,20 +10,38 @@ DEVICE_TYPES = ("rram", "pcm", "sram", "fefet", "mram")
 # FeFET 1T cells as in NeuroSim's defaults for those technologies; MRAM 1T1MTJ ~ 50 F^2 (ITRS/IRDS STT-MRAM).
 # read_voltage/pulse: NeuroSim V1.4 defaults (0.5 V class, 10 ns pulse). bits_per_cell: 1 for binary devices
 # (SRAM, MRAM); multi-level analog devices default to 1 as NeuroSim's baseline and may be raised by the user.
+# noise: the accuracy simulation's defaults per device (see imcnas.hardware.spec.Noise).
+# PCM: Nandakumar et al. ICECS 2019 statistical model (shared/references/noise.md), g_max 25 uS as aihwkit.
+# RRAM: write-verify programming to ~3 % of g_max and slow conductance relaxation (order of magnitude of
+#   NeuRRAM, Wan et al. Nature 2022); FeFET: multi-level programming ~2 %, small retention drift (order of
+#   magnitude of published FeFET CIM macros). These two are stated assumptions, not fits; override them.
+# SRAM and STT-MRAM cells are binary and noiseless to first order (noise.md): errors come from the ADC.
+_PCM_NOISE = {"model": "pcm", "g_max_us": 25.0}
+_RRAM_NOISE = {"model": "gaussian", "g_max_us": 40.0, "prog_sigma": 0.03, "read_sigma": 0.01,
+               "drift_nu": 0.005, "drift_nu_std": 0.003}
+_FEFET_NOISE = {"model": "gaussian", "g_max_us": 10.0, "prog_sigma": 0.02, "read_sigma": 0.005,
+                "drift_nu": 0.003, "drift_nu_std": 0.002}
+_NO_NOISE = {"model": "none"}
+
 DEVICE_PRESETS: dict[str, dict[str, Any]] = {
-    "rram": {"r_on_ohm": 6.0e3, "on_off": 17.0, "bits_per_cell": 1, "max_bits_per_cell": 4,
+    "rram": {"noise": _RRAM_NOISE,
+             "r_on_ohm": 6.0e3, "on_off": 17.0, "bits_per_cell": 1, "max_bits_per_cell": 4,
              "read_voltage_v": 0.5, "read_pulse_ns": 10.0, "cell_area_f2": 48.0,
              "source": "NeuroSim V1.4 manual Table VI (Intel 22 nm RRAM); 1T1R 4Fx12F cell"},
-    "pcm": {"r_on_ohm": 40.0e3, "on_off": 12.5, "bits_per_cell": 1, "max_bits_per_cell": 4,
+    "pcm": {"noise": _PCM_NOISE,
+            "r_on_ohm": 40.0e3, "on_off": 12.5, "bits_per_cell": 1, "max_bits_per_cell": 4,
             "read_voltage_v": 0.2, "read_pulse_ns": 10.0, "cell_area_f2": 48.0,
             "source": "NeuroSim V1.4 manual Table VI (IBM 90 nm PCM); 1T1R cell as RRAM"},
-    "sram": {"r_on_ohm": None, "on_off": None, "bits_per_cell": 1, "max_bits_per_cell": 1,
+    "sram": {"noise": _NO_NOISE,
+             "r_on_ohm": None, "on_off": None, "bits_per_cell": 1, "max_bits_per_cell": 1,
              "read_voltage_v": None, "read_pulse_ns": None, "cell_area_f2": 280.0,
              "source": "NeuroSim V1.4 Param.cpp: 8T SRAM compute cell 10Fx28F"},
-    "fefet": {"r_on_ohm": 240.0e3, "on_off": 100.0, "bits_per_cell": 1, "max_bits_per_cell": 3,
+    "fefet": {"noise": _FEFET_NOISE,
+              "r_on_ohm": 240.0e3, "on_off": 100.0, "bits_per_cell": 1, "max_bits_per_cell": 3,
               "read_voltage_v": 0.5, "read_pulse_ns": 10.0, "cell_area_f2": 24.0,
               "source": "NeuroSim V1.4 manual Table VI (GF 22 nm FeFET); 1T cell"},
-    "mram": {"r_on_ohm": 1.4e3, "on_off": 2.8, "bits_per_cell": 1, "max_bits_per_cell": 1,
+    "mram": {"noise": _NO_NOISE,
+             "r_on_ohm": 1.4e3, "on_off": 2.8, "bits_per_cell": 1, "max_bits_per_cell": 1,
              "read_voltage_v": 0.1, "read_pulse_ns": 10.0, "cell_area_f2": 50.0,
              "source": "NeuroSim V1.4 manual Table VI (Intel 22 nm STT-MRAM); 1T1MTJ cell"},
 }
@@ -32,6 +50,7 @@ DEVICE_PRESETS: dict[str, dict[str, Any]] = {
 def device_defaults(kind: str) -> dict[str, Any]:
     """Default fields of a device type (a copy, without the bookkeeping keys)."""
     preset = dict(DEVICE_PRESETS[kind])
+    preset["noise"] = dict(preset["noise"])
     preset.pop("source", None)
     preset.pop("max_bits_per_cell", None)
     return preset

@@ -36,6 +36,26 @@ class Technology(_Strict):
         return 1.2 if n >= 65 else 1.0 if n >= 32 else 0.8 if n >= 14 else 0.7
 
 
+class Noise(_Strict):
+    """Non-idealities of the cells, read by the accuracy simulation (the cost model ignores them).
+
+    ``model``: ``pcm`` is the Nandakumar et al. (ICECS 2019) statistical PCM model as in aihwkit (programming
+    noise, 1/f read noise and drift all depending on the conductance); ``gaussian`` uses the constant relative
+    sigmas below; ``none`` is an ideal (digital-like) cell. All sigmas are relative to the maximum conductance.
+    """
+
+    model: Literal["pcm", "gaussian", "none"] = "none"
+    g_max_us: float = Field(25.0, gt=0, le=1000, description="maximum conductance (uS)")
+    prog_sigma: float = Field(0.0, ge=0, le=1, description="programming noise (gaussian model)")
+    read_sigma: float = Field(0.0, ge=0, le=1, description="read noise per inference (gaussian model)")
+    drift_nu: float = Field(0.0, ge=0, le=1, description="mean drift exponent, g(t) = g0 ((t+t0)/t0)^-nu")
+    drift_nu_std: float = Field(0.0, ge=0, le=1, description="device-to-device spread of the drift exponent")
+    t0_s: float = Field(20.0, gt=0, description="time of the first read after programming (drift reference)")
+    stuck_on: float = Field(0.0, ge=0, le=1, description="fraction of cells stuck at the maximum conductance")
+    stuck_off: float = Field(0.0, ge=0, le=1, description="fraction of cells stuck at zero conductance")
+    drift_compensation: bool = Field(True, description="global drift compensation: one output scale per layer")
+
+
 class Device(_Strict):
     """Memory device of the crossbar cells. Missing fields come from the device type's preset."""
 
@@ -49,6 +69,7 @@ class Device(_Strict):
     compute: Literal["current", "charge"] = Field("current", description="current summing on the bit line, "
                                                   "or charge sharing of per-cell capacitors (e.g. Jia 2020)")
     cell_cap_ff: float | None = Field(None, gt=0, le=100, description="charge-domain capacitor per cell")
+    noise: Noise = Noise()
 
     @model_validator(mode="before")
     @classmethod
@@ -57,7 +78,9 @@ class Device(_Strict):
             kind = data.get("type", "rram")
             if kind in DEVICE_PRESETS:
                 merged = device_defaults(kind)
+                noise = {**merged.get("noise", {}), **(data.get("noise") or {})}
                 merged.update({k: v for k, v in data.items()})
+                merged["noise"] = noise
                 merged["type"] = kind
                 return merged
         return data
@@ -78,6 +101,8 @@ class Crossbar(_Strict):
     rows: int = Field(128, ge=1, le=4096)
     cols: int = Field(128, ge=1, le=4096)
     parallel_rows: int | None = Field(None, ge=1, description="rows activated at once; default all")
+    ir_drop: float = Field(0.0, ge=0, lt=1, description="accuracy only: relative attenuation of a column "
+                           "partial sum at full-scale current (first-order IR-drop model; 0 disables)")
 
     @model_validator(mode="after")
     def _check(self) -> "Crossbar":

@@ -1,0 +1,349 @@
+"""Simulated IMC layers and ``convert``: Conv/Linear layers replaced by layers that compute the way the chip
+described by the SAME :class:`imcnas.hardware.Chip` computes.
+
+A simulated layer quantises its inputs (DAC or bit-serial precision), maps its weights onto conductances
+(weight bits, cells per weight, bits per cell, signed scheme), splits the matmul along the rows the way the chip
+splits it (``crossbar.parallel_rows`` rows per analog read; convolutions keep whole input channels together),
+digitises every partial sum with the ADC (resolution ``adc.bits``, range calibrated per layer), adds the
+partial sums digitally and applies the bias. After :func:`program` the weights carry programming noise and
+stuck cells; :func:`set_time` applies drift, read noise and global drift compensation.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from imcnas.accuracy import nonideal as ni
+from imcnas.errors import ConfigError
+from imcnas.hardware.spec import Chip, Noise
+
+SUPPORTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
+FULL_PRECISION_BITS = 16  # bits at or above which a quantiser is bypassed
+SAMPLE_LIMIT = 65536  # elements sampled to estimate a range quantile
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Everything one simulated layer needs, resolved from the chip and per-layer overrides."""
+
+    w_bits: int
+    in_bits: int
+    adc_bits: int
+    rows_per_read: int
+    layout: ni.CellLayout
+    noise: Noise
+    ir_drop: float = 0.0
+    clip_quantile: float = 0.999
+
+
+def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quantile: float = 0.999) -> LayerConfig:
+    """Resolve a layer's configuration from the chip; ``overrides`` may set ``weights``, ``inputs``, ``adc``
+    bits for this layer (per-layer quantisation)."""
+    o = dict(overrides or {})
+    unknown = set(o) - {"weights", "inputs", "adc"}
+    if unknown:
+        raise ConfigError(f"layer bits: unknown key '{sorted(unknown)[0]}'; known: adc, inputs, weights")
+    w_bits = int(o.get("weights", chip.weights.bits))
+    cells = chip.weights.cells_per_weight or math.ceil(w_bits / chip.device.bits_per_cell)
+    lay = ni.cell_layout(w_bits, cells, chip.device.bits_per_cell, chip.weights.signed)
+    return LayerConfig(w_bits=w_bits, in_bits=int(o.get("inputs", chip.inputs.bits)),
+                       adc_bits=int(o.get("adc", chip.adc.bits)), rows_per_read=chip.crossbar.active_rows,
+                       layout=lay, noise=chip.device.noise, ir_drop=chip.crossbar.ir_drop,
+                       clip_quantile=clip_quantile)
+
+
+def _quantile(x: Tensor, q: float) -> Tensor:
+    flat = x.detach().abs().flatten()
+    if flat.numel() > SAMPLE_LIMIT:
+        idx = torch.linspace(0, flat.numel() - 1, SAMPLE_LIMIT, device=flat.device).long()
+        flat = flat[idx]
+    return torch.quantile(flat.float(), q).to(x.dtype)
+
+
+class IMCLayer(nn.Module):
+    """A Conv1d/Conv2d/Linear computed as on the crossbar chip. ``base`` keeps the trainable weight and bias."""
+
+    def __init__(self, base: nn.Module, cfg: LayerConfig) -> None:
+        super().__init__()
+        self.base, self.cfg = base, cfg
+        self.register_buffer("in_bound", torch.zeros(()))
+        self.register_buffer("adc_bound", torch.zeros(()))
+        self.register_buffer("in_signed", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("alpha", torch.ones(()))
+        self.observe = False  # update the ranges from the data (calibration and training)
+        self.momentum = 1.0  # 1: take the newest estimate (calibration keeps a running max instead)
+        self.train_noise = (0.0, 0.0)  # (weight sigma relative to max |w|, output sigma relative to ADC range)
+        self._cells: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # g_pos, g_neg, nu_pos, nu_neg
+        self._w_eff: Tensor | None = None
+
+    # ------------------------------------------------------------------------------------------ geometry
+    @property
+    def is_conv(self) -> bool:
+        """True for convolutions."""
+        return isinstance(self.base, (nn.Conv1d, nn.Conv2d))
+
+    @property
+    def fan_in(self) -> int:
+        """Rows of one group's unrolled weight matrix."""
+        w = self.base.weight
+        return int(w[0].numel())
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """Input-channel (conv) or input-feature (linear) ranges read by one analog step each."""
+        w = self.base.weight
+        per = int(w[0, 0].numel()) if self.is_conv else 1  # rows per input channel (kernel size)
+        width = w.shape[1]
+        step = max(1, self.cfg.rows_per_read // per)
+        return [(a, min(a + step, width)) for a in range(0, width, step)]
+
+    # ------------------------------------------------------------------------------------------- weights
+    def w_max(self) -> Tensor:
+        """The weight mapped to the full conductance range (max |w| of the layer)."""
+        return self.base.weight.detach().abs().max().clamp_min(1e-12)
+
+    def ideal_weight(self) -> Tensor:
+        """Weights quantised onto the cell levels without noise (straight-through gradient)."""
+        w, w_max = self.base.weight, self.w_max()
+        with torch.no_grad():
+            q = ni.from_cells(*ni.to_cells(w, w_max, self.cfg.layout), w_max, self.cfg.layout)
+        return w + (q - w).detach()
+
+    def effective_weight(self) -> Tensor:
+        """The weight the crossbar holds now: noisy after programming, ideal before, noisy during training."""
+        if self._w_eff is not None and not self.training:
+            return self._w_eff
+        w = self.ideal_weight()
+        sigma = self.train_noise[0]
+        if self.training and sigma > 0:
+            w = w + sigma * self.w_max() * torch.randn_like(w)
+        return w
+
+    def program(self, gen: torch.Generator) -> None:
+        """Programme the current weights into (noisy) cells; the layer then computes with them."""
+        w_max = self.w_max()
+        g_pos, g_neg = ni.to_cells(self.base.weight.detach(), w_max, self.cfg.layout)
+        pos, nu_pos = ni.program(g_pos, self.cfg.noise, gen)
+        if self.cfg.layout.signed == "differential":
+            neg, nu_neg = ni.program(g_neg, self.cfg.noise, gen)
+        else:  # the offset column / zero column is a digital or reference constant
+            neg, nu_neg = g_neg, torch.zeros_like(g_neg)
+        self._cells = (pos, neg, nu_pos, nu_neg)
+        self._w_eff = ni.from_cells(pos, neg, w_max, self.cfg.layout)
+        self.alpha.fill_(1.0)
+
+    def set_time(self, t_s: float, gen: torch.Generator) -> None:
+        """Read the programmed cells ``t_s`` seconds after programming (drift, read noise, compensation)."""
+        if self._cells is None:
+            raise RuntimeError("set_time before program")
+        pos, neg, nu_pos, nu_neg = self._cells
+        noise, lay, w_max = self.cfg.noise, self.cfg.layout, self.w_max()
+        p = ni.drift_and_read(pos, nu_pos, t_s, noise, gen)
+        n = ni.drift_and_read(neg, nu_neg, t_s, noise, gen) if lay.signed == "differential" else neg
+        self._w_eff = ni.from_cells(p, n, w_max, lay)
+        if noise.drift_compensation and noise.model != "none":
+            self.alpha.copy_(ni.drift_compensation(ni.from_cells(pos, neg, w_max, lay), self._w_eff))
+        else:
+            self.alpha.fill_(1.0)
+
+    def reset(self) -> None:
+        """Forget the programmed state (back to ideal quantised weights)."""
+        self._cells, self._w_eff = None, None
+        self.alpha.fill_(1.0)
+
+    # ------------------------------------------------------------------------------------------- forward
+    def _track(self, buf: Tensor, x: Tensor) -> None:
+        est = _quantile(x, self.cfg.clip_quantile)
+        if self.momentum >= 1.0:
+            buf.copy_(torch.maximum(buf, est))
+        else:
+            buf.copy_(est if float(buf) == 0.0 else (1 - self.momentum) * buf + self.momentum * est)
+
+    def _quant_in(self, x: Tensor) -> Tensor:
+        if self.observe:
+            with torch.no_grad():
+                self.in_signed |= bool((x < 0).any())
+                self._track(self.in_bound, x)
+        if self.cfg.in_bits >= FULL_PRECISION_BITS or float(self.in_bound) == 0.0:
+            return x
+        return ni.quantise(x, self.cfg.in_bits, self.in_bound, signed=bool(self.in_signed))
+
+    def _partial(self, x: Tensor, w: Tensor, a: int, b: int) -> Tensor:
+        base = self.base
+        if not self.is_conv:
+            return F.linear(x[..., a:b], w[:, a:b])
+        conv = F.conv2d if isinstance(base, nn.Conv2d) else F.conv1d
+        if base.groups == 1:
+            return conv(x[:, a:b], w[:, a:b], None, base.stride, base.padding, base.dilation, 1)
+        mask = torch.zeros(w.shape[1], dtype=w.dtype, device=w.device)
+        mask[a:b] = 1.0
+        w_chunk = w * mask.view(1, -1, *([1] * (w.dim() - 2)))
+        return conv(x, w_chunk, None, base.stride, base.padding, base.dilation, base.groups)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Quantised input, per-read partial sums through the ADC, digital accumulation, bias."""
+        x = self._quant_in(x)
+        w = self.effective_weight()
+        parts = [self._partial(x, w, a, b) for a, b in self.chunks()]
+        if self.observe:
+            with torch.no_grad():
+                for p in parts:
+                    self._track(self.adc_bound, p)
+        bound = self.adc_bound
+        use_adc = self.cfg.adc_bits < FULL_PRECISION_BITS and float(bound) > 0.0
+        out_sigma = self.train_noise[1] if self.training else 0.0
+        y = None
+        for p in parts:
+            if float(bound) > 0.0:
+                p = ni.ir_drop(p, bound, self.cfg.ir_drop)
+                if out_sigma > 0:
+                    p = p + out_sigma * bound * torch.randn_like(p)
+            if use_adc:
+                p = ni.adc(p, self.cfg.adc_bits, bound)
+            y = p if y is None else y + p
+        if self._w_eff is not None and not self.training:  # drift compensation applies to programmed cells
+            y = y * self.alpha
+        if self.base.bias is not None:
+            shape = (1, -1) + (1,) * (y.dim() - 2) if self.is_conv else (-1,)
+            y = y + self.base.bias.view(shape)
+        return y
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return (f"w_bits={c.w_bits}, in_bits={c.in_bits}, adc_bits={c.adc_bits}, rows_per_read={c.rows_per_read}, "
+                f"chunks={len(self.chunks())}, noise={c.noise.model}")
+
+
+# ------------------------------------------------------------------------------------------------- convert
+@dataclass
+class ConversionReport:
+    """Which layers run on the simulated crossbars and which stay digital (with the reason)."""
+
+    simulated: list[str] = field(default_factory=list)
+    digital: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {"simulated": list(self.simulated), "digital": dict(self.digital)}
+
+
+_DIGITAL_REASONS = {
+    nn.MultiheadAttention: "attention: dynamic matmuls run on the digital units",
+    nn.Embedding: "embedding lookup: read digitally",
+    nn.ConvTranspose1d: "transposed convolution: not simulated",
+    nn.ConvTranspose2d: "transposed convolution: not simulated",
+    nn.Conv3d: "3-D convolution: not simulated",
+}
+
+
+def _digital_reason(m: nn.Module) -> str | None:
+    for cls, why in _DIGITAL_REASONS.items():
+        if isinstance(m, cls):
+            return why
+    if isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
+        return "normalisation: digital units"
+    if any(True for _ in m.parameters(recurse=False)) and not isinstance(m, SUPPORTED):
+        return f"{type(m).__name__}: no crossbar model, left digital"
+    return None
+
+
+def convert(model: nn.Module, chip: Chip, *, layer_bits: dict[str, dict[str, int]] | None = None,
+            clip_quantile: float = 0.999, inplace: bool = False) -> tuple[nn.Module, ConversionReport]:
+    """Replace Conv1d/Conv2d/Linear layers by simulated IMC layers configured from ``chip``.
+
+    ``layer_bits`` maps layer names to per-layer ``weights``/``inputs``/``adc`` bits. Returns the converted
+    model (a copy unless ``inplace``) and a report of simulated and digital layers.
+    """
+    if not isinstance(chip, Chip):
+        raise ConfigError(f"convert: expected a Chip, got {type(chip).__name__}")
+    model = model if inplace else copy.deepcopy(model)
+    layer_bits = dict(layer_bits or {})
+    names = {n for n, _ in model.named_modules()}
+    missing = sorted(set(layer_bits) - names)
+    if missing:
+        raise ConfigError(f"layer bits: no layer named '{missing[0]}' in the model")
+    report = ConversionReport()
+    skip_under: list[str] = []
+    for name, m in list(model.named_modules()):
+        if not name or any(name.startswith(p + ".") for p in skip_under):
+            continue
+        if isinstance(m, SUPPORTED) and not isinstance(m, nn.modules.linear.NonDynamicallyQuantizableLinear):
+            if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
+                report.digital[name] = f"padding_mode={m.padding_mode}: not simulated"
+                continue
+            _set_child(model, name, IMCLayer(m, layer_config(chip, layer_bits.get(name), clip_quantile)))
+            report.simulated.append(name)
+            skip_under.append(name)
+        else:
+            why = _digital_reason(m)
+            if why:
+                report.digital[name] = why
+                if isinstance(m, nn.MultiheadAttention):
+                    skip_under.append(name)
+    return model, report
+
+
+def _set_child(model: nn.Module, dotted: str, new: nn.Module) -> None:
+    parent_name, _, child = dotted.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def imc_layers(model: nn.Module) -> Iterator[tuple[str, IMCLayer]]:
+    """The simulated layers of a converted model, in order."""
+    for name, m in model.named_modules():
+        if isinstance(m, IMCLayer):
+            yield name, m
+
+
+# ------------------------------------------------------------------------------------- whole-model helpers
+@torch.no_grad()
+def calibrate(model: nn.Module, batches: Any, *, reset: bool = True) -> None:
+    """Set input and ADC ranges from data (a few batches of inputs): running max of the clip quantile."""
+    layers = [m for _, m in imc_layers(model)]
+    if not layers:
+        return
+    was = model.training
+    model.eval()
+    for m in layers:
+        if reset:
+            m.in_bound.zero_(), m.adc_bound.zero_(), m.in_signed.fill_(False)
+        m.observe, m.momentum = True, 1.0
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for m in layers:
+            m.observe = False
+        model.train(was)
+
+
+def program(model: nn.Module, seed: int = 0) -> None:
+    """Programme every simulated layer (programming noise, stuck cells), deterministically from ``seed``."""
+    for i, (_, m) in enumerate(imc_layers(model)):
+        m.program(ni.generator(seed * 100_003 + i, m.base.weight.device))
+
+
+def set_time(model: nn.Module, t_s: float, seed: int = 0) -> None:
+    """Read every programmed layer ``t_s`` seconds after programming (drift, read noise, compensation)."""
+    for i, (_, m) in enumerate(imc_layers(model)):
+        m.set_time(t_s, ni.generator(seed * 100_003 + 7919 * (i + 1), m.base.weight.device))
+
+
+def reset(model: nn.Module) -> None:
+    """Back to ideal (noise-free, quantised) simulated layers."""
+    for _, m in imc_layers(model):
+        m.reset()
+
+
+def set_training_noise(model: nn.Module, weight_sigma: float, out_sigma: float, track_momentum: float) -> None:
+    """Noise injected in the forward pass during hardware-aware training, and range tracking while training
+    (exponential moving average with ``track_momentum``; 0 freezes the calibrated ranges)."""
+    for _, m in imc_layers(model):
+        m.train_noise = (weight_sigma, out_sigma)
+        m.observe, m.momentum = track_momentum > 0, track_momentum
