@@ -268,14 +268,16 @@ def convert(model: nn.Module, chip: Chip, *, layer_bits: dict[str, dict[str, int
     if missing:
         raise ConfigError(f"layer bits: no layer named '{missing[0]}' in the model")
     report = ConversionReport()
+    if _simulable(model):  # a bare layer: the root itself is replaced
+        report.simulated.append("")
+        return IMCLayer(model, layer_config(chip, layer_bits.get(""), clip_quantile)), report
     skip_under: list[str] = []
     for name, m in list(model.named_modules()):
         if not name or any(name.startswith(p + ".") for p in skip_under):
             continue
-        if isinstance(m, SUPPORTED) and not isinstance(m, nn.modules.linear.NonDynamicallyQuantizableLinear):
-            if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
-                report.digital[name] = f"padding_mode={m.padding_mode}: not simulated"
-                continue
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
+            report.digital[name] = f"padding_mode={m.padding_mode}: not simulated"
+        elif _simulable(m):
             _set_child(model, name, IMCLayer(m, layer_config(chip, layer_bits.get(name), clip_quantile)))
             report.simulated.append(name)
             skip_under.append(name)
@@ -286,6 +288,14 @@ def convert(model: nn.Module, chip: Chip, *, layer_bits: dict[str, dict[str, int
                 if isinstance(m, nn.MultiheadAttention):
                     skip_under.append(name)
     return model, report
+
+
+def _simulable(m: nn.Module) -> bool:
+    """Conv1d/Conv2d (zero padding) and Linear, except the projection inside nn.MultiheadAttention, which
+    torch calls functionally."""
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
+        return False
+    return isinstance(m, SUPPORTED) and not isinstance(m, nn.modules.linear.NonDynamicallyQuantizableLinear)
 
 
 def _set_child(model: nn.Module, dotted: str, new: nn.Module) -> None:

@@ -148,23 +148,25 @@ def program(g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tens
 
 def drift_and_read(g_prog: Tensor, nu: Tensor, t_s: float, noise: Noise, gen: torch.Generator) -> Tensor:
     """Conductances read ``t_s`` seconds after programming: power-law drift, then read noise (1/f for PCM,
-    constant relative for the gaussian model)."""
-    if noise.model == "none" or t_s <= 0:
+    constant relative for the gaussian model). The first read happens at ``t0``: the 1/f noise integrates up
+    to ``t_s + t0`` as in aihwkit's ``PCMLikeNoiseModel``."""
+    if noise.model == "none":
         return g_prog.clone()
+    t_s = max(float(t_s), 0.0)
     g = g_prog * ((t_s + noise.t0_s) / noise.t0_s) ** (-nu)
     if noise.model == "pcm":
         q_s = (PCM_READ_Q / g_prog.clamp_min(0.0).pow(0.65).clamp_min(1e-3)).clamp(max=0.2)
-        sig = q_s * math.sqrt(math.log((t_s + PCM_T_READ_S) / (2 * PCM_T_READ_S)))
+        t_read = t_s + noise.t0_s
+        sig = q_s * math.sqrt(math.log((t_read + PCM_T_READ_S) / (2 * PCM_T_READ_S)))
         return (g + g.abs() * sig * _randn(g, gen)).clamp_min(0.0)
     return (g + noise.read_sigma * _randn(g, gen)).clamp(0.0, 1.0)
 
 
 def drift_compensation(w_ref: Tensor, w_now: Tensor) -> Tensor:
-    """Global drift compensation: the ratio of the summed absolute outputs for an all-ones input right after
-    programming and now (one scalar per layer, as aihwkit's ``GlobalDriftCompensation``)."""
-    ref = w_ref.reshape(w_ref.shape[0], -1).sum(1).abs().sum()
-    now = w_now.reshape(w_now.shape[0], -1).sum(1).abs().sum()
-    return (ref / now.clamp_min(1e-12)).detach()
+    """Global drift compensation: one scalar per layer, the ratio of the mean absolute outputs for one-hot
+    reference inputs right after programming and now, i.e. mean|W_ref| / mean|W_now| (aihwkit 1.1.0's
+    ``GlobalDriftCompensation`` reads out with ``eye(in_size)``)."""
+    return (w_ref.abs().mean() / w_now.abs().mean().clamp_min(1e-12)).detach()
 
 
 # ---------------------------------------------------------------------------------------------------- ADC

@@ -4,6 +4,8 @@ Split from :mod:`imcnas.workload._classify`, which holds the shared records and 
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,15 +24,75 @@ def _first(args: tuple, kwargs: dict) -> T:
 def _linear(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
     """nn.Linear, PyG's Linear (weight out x in) and HF's Conv1D (weight in x out)."""
     x, (a, b) = _first(args, kwargs), tuple(m.weight.shape)
-    rows, cols = (a, b) if type(m).__name__ == "Conv1D" else (b, a)
-    return [_matrix(name, type(m).__name__, x, out, rows, cols, 1, x.numel // max(rows, 1),
-                    bias=getattr(m, "bias", None) is not None)]
+    hf = type(m).__name__ == "Conv1D"
+    rows, cols = (a, b) if hf else (b, a)
+    op = _matrix(name, type(m).__name__, x, out, rows, cols, 1, x.numel // max(rows, 1),
+                 bias=getattr(m, "bias", None) is not None)
+    return [_compact(op, m, lambda w: (w if hf else w.t()).unsqueeze(0))]
 
 
 def _convnd(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
-    return [_conv(name, type(m).__name__, _first(args, kwargs), out, tuple(m.weight.shape), m.groups,
-                  m.transposed, stride=tuple(m.stride), padding=m.padding if isinstance(m.padding, str)
-                  else tuple(m.padding), dilation=tuple(m.dilation), bias=m.bias is not None)]
+    g = m.groups
+    op = _conv(name, type(m).__name__, _first(args, kwargs), out, tuple(m.weight.shape), g,
+               m.transposed, stride=tuple(m.stride), padding=m.padding if isinstance(m.padding, str)
+               else tuple(m.padding), dilation=tuple(m.dilation), bias=m.bias is not None)
+    if m.transposed:  # weight (cin, cout/g, *k): a group's matrix is its cin/g inputs x (cout/g * k)
+        return [_compact(op, m, lambda w: w.reshape(g, w.shape[0] // g, -1))]
+    # weight (cout, cin/g, *k): a group's matrix is (cin/g * k) fan-in rows x cout/g outputs
+    return [_compact(op, m, lambda w: w.reshape(g, w.shape[0] // g, -1).transpose(1, 2))]
+
+
+# ---------------------------------------------------------------------------------------------- pruning
+_PLAIN = (torch.Tensor, nn.Parameter)  # not FakeTensor, UninitializedParameter or other subclasses
+
+
+def _real_weight(m: Any) -> torch.Tensor | None:
+    """The module's materialised weight, or None for meta/fake/lazy/sparse weights (no compaction then).
+    A ``torch.nn.utils.prune``-d module's weight is recomputed from ``weight_orig * weight_mask``."""
+    w = getattr(m, "weight", None)
+    orig, mask = getattr(m, "weight_orig", None), getattr(m, "weight_mask", None)
+    if isinstance(orig, torch.Tensor) and isinstance(mask, torch.Tensor) and type(orig) in _PLAIN \
+            and type(mask) in _PLAIN and orig.device.type != "meta" and mask.device.type != "meta":
+        w = orig * mask
+    if not isinstance(w, torch.Tensor) or type(w) not in _PLAIN or w.device.type == "meta" \
+            or w.layout is not torch.strided:
+        return None
+    return w
+
+
+def _compact(op: Op, m: Any, as_groups: Callable[[torch.Tensor], torch.Tensor]) -> Op:
+    """Record the stored size of a pruned weight: the nonzero submatrix of each group.
+
+    ``as_groups`` views the weight as (groups, rows, cols) in the op's orientation. A fan-in row that is zero
+    for every output of a group needs no input driver and no cells (the mapper leaves that input out); an
+    output column that is entirely zero needs no cells and no ADC conversions. So only the rows and columns
+    with a nonzero weight are stored: ``rows``/``cols`` become the largest such counts over the groups (the
+    block shape stays uniform), ``macs`` scales with them, and ``meta["dense_rows"]``/``["dense_cols"]`` keep
+    the dense size. A dense model has no all-zero row or column and is unchanged. Scattered zeros (unstructured
+    pruning) still occupy their cells: only whole rows/columns that vanish shrink the matrix. At least one row
+    and one column are kept. Weights that are not materialised (meta, fake, lazy) are left alone.
+    """
+    if op.rows <= 0 or op.cols <= 0:
+        return op
+    try:
+        with torch.no_grad():
+            w = _real_weight(m)
+            if w is None:
+                return op
+            w = w.detach()
+            if int(torch.count_nonzero(w)) == w.numel():  # dense: the common case, one cheap pass
+                return op
+            nz = as_groups(w) != 0
+            if tuple(nz.shape) != (op.groups, op.rows, op.cols):
+                return op
+            rows = max(int(nz.any(dim=2).sum(dim=1).max()), 1)
+            cols = max(int(nz.any(dim=1).sum(dim=1).max()), 1)
+    except Exception:  # noqa: BLE001 - an odd weight must not change how the layer is traced
+        return op
+    if (rows, cols) == (op.rows, op.cols):
+        return op
+    return dataclasses.replace(op, rows=rows, cols=cols, macs=rows * cols * op.groups * op.vectors,
+                               meta={**op.meta, "dense_rows": op.rows, "dense_cols": op.cols})
 
 
 def _embedding(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
