@@ -226,3 +226,33 @@ def test_layer_areas_sum_to_the_tiled_part_of_the_chip(chip, workload, matrix_op
     tiled = r.area_mm2 - r.area_breakdown_mm2["digital"]
     assert layer_sum == pytest.approx(tiled, rel=1e-9)
     assert r.layers[0]["area_mm2"] > r.layers[1]["area_mm2"] > 0
+
+
+# ------------------------------------------------------------------------------------------ per-layer bits
+def test_per_layer_bits_price_like_a_chip_wide_setting(chip) -> None:
+    from imcnas.hardware import estimate
+    from tests.conftest import make_matrix_op, make_workload
+
+    work = make_workload(make_matrix_op("a", 300, 64, 100), make_matrix_op("b", 128, 200, 50))
+    base = chip("neurosim-rram-22nm")
+    low = chip("neurosim-rram-22nm", "weights.bits=4", "inputs.bits=4")
+    per_layer = estimate(work.with_layer_bits({"a": {"weights": 4, "inputs": 4},
+                                               "b": {"weights": 4, "inputs": 4}}), base)
+    whole = estimate(work, low)
+    dense = estimate(work, base)
+    assert [l["crossbars"] for l in per_layer.layers] == [l["crossbars"] for l in whole.layers]
+    assert per_layer.energy_pj == pytest.approx(whole.energy_pj, rel=0.01)
+    assert per_layer.latency_ns == pytest.approx(whole.latency_ns, rel=1e-9)
+    assert per_layer.energy_pj < dense.energy_pj
+    # only one layer at low precision: only its crossbars shrink
+    one = estimate(work.with_layer_bits({"a": {"weights": 4}}), base)
+    assert one.layers[0]["crossbars"] < dense.layers[0]["crossbars"]
+    assert one.layers[1]["crossbars"] == dense.layers[1]["crossbars"]
+
+
+def test_per_layer_bits_unknown_layer_is_a_config_error() -> None:
+    from imcnas.errors import ConfigError
+    from tests.conftest import make_matrix_op, make_workload
+
+    with pytest.raises(ConfigError, match="no crossbar layer named 'zz'"):
+        make_workload(make_matrix_op("a", 8, 8, 1)).with_layer_bits({"zz": {"weights": 4}})

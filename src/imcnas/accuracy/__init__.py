@@ -1,8 +1,17 @@
-"""Accuracy side of the search: datasets (and later training/evaluation) for candidate networks."""
+"""Accuracy on the simulated IMC chip (torch): offline datasets, simulated crossbar layers driven by the same
+hardware description as the cost model, plain and hardware-aware training, pruning, drift-time Monte-Carlo
+evaluation. ``imcnas.accuracy.convert(model, chip)`` is the entry point of the simulation."""
 from __future__ import annotations
 
 from imcnas.accuracy.data import Dataset, dataset_descriptions, default_data_root, list_datasets, load_dataset, \
     register_dataset
+from imcnas.accuracy.layers import ConversionReport, IMCLayer, calibrate, convert, imc_layers, program, reset, \
+    set_time
+from imcnas.accuracy.prune import PruneConfig, PruneReport, make_permanent, prune
+from imcnas.accuracy.train import AccuracyResult, EvalConfig, TrainConfig, TrainResult, accuracy, evaluate, train, \
+    train_and_evaluate
 
-__all__ = ["Dataset", "dataset_descriptions", "default_data_root", "list_datasets", "load_dataset",
-           "register_dataset"]
+__all__ = ["AccuracyResult", "ConversionReport", "Dataset", "EvalConfig", "IMCLayer", "PruneConfig", "PruneReport",
+           "TrainConfig", "TrainResult", "accuracy", "calibrate", "convert", "dataset_descriptions",
+           "default_data_root", "evaluate", "imc_layers", "list_datasets", "load_dataset", "make_permanent", "program",
+           "prune", "register_dataset", "reset", "set_time", "train", "train_and_evaluate"]

@@ -252,15 +252,19 @@ def _digital_reason(m: nn.Module) -> str | None:
     return None
 
 
-def convert(model: nn.Module, chip: Chip, *, layer_bits: dict[str, dict[str, int]] | None = None,
+def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[str, int]] | None = None,
             clip_quantile: float = 0.999, inplace: bool = False) -> tuple[nn.Module, ConversionReport]:
     """Replace Conv1d/Conv2d/Linear layers by simulated IMC layers configured from ``chip``.
 
     ``layer_bits`` maps layer names to per-layer ``weights``/``inputs``/``adc`` bits. Returns the converted
     model (a copy unless ``inplace``) and a report of simulated and digital layers.
     """
+    if isinstance(chip, str):
+        from imcnas.hardware.spec import load_chip
+
+        chip = load_chip(chip)
     if not isinstance(chip, Chip):
-        raise ConfigError(f"convert: expected a Chip, got {type(chip).__name__}")
+        raise ConfigError(f"convert: expected a Chip or a preset name, got {type(chip).__name__}")
     model = model if inplace else copy.deepcopy(model)
     layer_bits = dict(layer_bits or {})
     names = {n for n, _ in model.named_modules()}

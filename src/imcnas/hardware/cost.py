@@ -5,6 +5,7 @@ come from the mapping; each is priced by a law in components.py. Everything is n
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,23 +30,39 @@ def _by_law(c: ChipArrays, fn, *args) -> np.ndarray:
     return out
 
 
-def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
-    """Price ``work`` on every chip of ``c``. Returns arrays: per-layer (n, L) and per-chip (n,) figures."""
+def layer_view(c: ChipArrays, wa: dict[str, np.ndarray]) -> ChipArrays:
+    """The chip as each layer sees it: per-layer weight/input bits (``Workload.with_layer_bits``) replace the
+    chip's precision fields with (n, L) arrays. Chip-level hardware (area, ADC count) keeps the chip's own."""
+    w_bits, in_bits = wa.get("w_bits"), wa.get("in_bits")
+    if w_bits is None or (np.isnan(w_bits).all() and np.isnan(in_bits).all()):
+        return c
+    wb = np.where(np.isnan(w_bits)[None, :], c.weight_bits, w_bits[None, :])
+    cells = np.where(np.isnan(w_bits)[None, :], c.cells_per_weight, np.ceil(wb / c.cell_bits))
+    ib = np.where(np.isnan(in_bits)[None, :], c.in_bits, in_bits[None, :])
+    cycles = np.where(c.is_dac, np.ceil(ib / c.dac_bits), ib)
+    return replace(c, weight_bits=wb, cells_per_weight=cells, cols_per_weight=cells * np.where(c.differential, 2, 1),
+                   in_bits=ib, in_cycles=cycles)
+
+
+def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
+    """Price ``work`` on every chip of ``chip``. Returns arrays: per-layer (n, L) and per-chip (n,) figures."""
     wa = work.matrix_arrays
     dt = work.digital_totals
-    m: Mapping = map_layers(wa["rows"], wa["cols"], wa["groups"], wa["vectors"], c)
+    c = chip
+    cl = layer_view(chip, wa)  # per-layer precision for the layer-wise counts; ``c`` for chip-level hardware
+    m: Mapping = map_layers(wa["rows"], wa["cols"], wa["groups"], wa["vectors"], cl)
     R, G, V = wa["rows"][None, :], wa["groups"][None, :], wa["vectors"][None, :]
-    phys_cols = wa["cols"][None, :] * c.cols_per_weight
+    phys_cols = wa["cols"][None, :] * cl.cols_per_weight
     node, vdd = c.node, c.vdd
     cyc_ns = 1.0 / c.clock_ghz
     # ---- mapping-level counts (per inference)
     weight_cols_total = G * phys_cols * m.row_tiles  # columns read per analog step, all crossbars of a copy
-    conversions = V * c.in_cycles * m.row_groups * weight_cols_total
-    cell_steps = V * c.in_cycles * R * G * phys_cols  # cell x analog step pairs
-    drives = V * c.in_cycles * R * G * m.col_tiles * np.where(c.is_dac, 1.0, c.input_ones)
+    conversions = V * cl.in_cycles * m.row_groups * weight_cols_total
+    cell_steps = V * cl.in_cycles * R * G * phys_cols  # cell x analog step pairs
+    drives = V * cl.in_cycles * R * G * m.col_tiles * np.where(c.is_dac, 1.0, c.input_ones)
     # shift-add accumulator: ADC result shifted over input bits and cell slices, plus carries of the partial
     # sums it adds up (row groups and row tiles); the area counts the width a crossbar's own row groups need
-    acc_base = c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
+    acc_base = c.adc_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
     acc_bits = acc_base + np.ceil(np.log2(np.maximum(m.row_groups * m.row_tiles, 1.0)))
     outputs = V * G * wa["cols"][None, :]
     # ---- per-layer energies (pJ)
@@ -59,7 +76,7 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     e_adc = _by_law(c, K.adc_energy_pj, c.adc_bits, node, vdd, c.adc_rate_hz)
     e_adc = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_adc)
     e_acc = K.add_energy_pj(acc_bits, node, vdd)
-    in_bits = c.in_bits
+    in_bits = cl.in_bits
     io_bits = (wa["in_elems"] + wa["out_elems"])[None, :] * in_bits
     layer_e = {
         "array": cell_steps * e_cell,
@@ -68,7 +85,8 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
         "accumulation": (conversions + outputs * (c.offset | c.differential)) * e_acc,
         "buffer": io_bits * K.sram_bit_energy_pj(node, vdd),
     }
-    # ---- area (um^2)
+    # ---- area (um^2): chip-level hardware, sized for the chip's own precision
+    acc_base_hw = c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
     f2 = K.f2_um2(node)
     per_tile = c.xbars_per_pe * c.pes_per_tile
     tiles = m.total_tiles[:, None]
@@ -83,7 +101,7 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
         "adc": adcs * np.where(c.adc_area_um2 > 0, c.adc_area_um2,
                                _by_law(c, K.adc_area_um2, c.adc_bits, node, c.adc_rate_hz)),
         "dac": xbars_alloc * c.xbar_rows * K.dac_area_um2(c.dac_bits, node),
-        "accumulation": adcs * (acc_base + np.log2(np.maximum(c.xbar_rows / c.active_rows, 1.0)))
+        "accumulation": adcs * (acc_base_hw + np.log2(np.maximum(c.xbar_rows / c.active_rows, 1.0)))
                         * K.ACCUMULATOR_F2_PER_BIT * f2,
         "periphery": xbars_alloc * (c.xbar_rows + c.xbar_cols) * K.PERIPHERY_F2_PER_LINE * f2,
         "buffer": K.sram_buffer_area_um2(tiles * c.buffer_kb * 8192 + embed_bits, node),
@@ -96,7 +114,7 @@ def price(work: Workload, c: ChipArrays) -> dict[str, Any]:
     layer_e["interconnect"] = io_bits * K.wire_energy_pj_per_bit_mm(vdd) * wire_mm
     # ---- latency (ns)
     t_step = c.t_read_ns + c.cols_per_adc / c.adc_rate_hz * 1e9
-    t_vec = c.in_cycles * m.row_groups * t_step
+    t_vec = cl.in_cycles * m.row_groups * t_step
     # every vector's inputs (im2col: rows x groups x bits) leave the layer's input buffer through one port of
     # width_bits per clock; copies add compute parallelism, not buffer bandwidth. Reading and computing are
     # not overlapped (NeuroSim's layer timing; a double-buffered design would take the max instead).

@@ -106,6 +106,9 @@ class Workload:
         ms = self.matrix_ops
         b = float(max(self.batch, 1))
         return {
+            # per-layer precision set by with_layer_bits (NaN: the chip's own)
+            "w_bits": np.array([o.meta.get("w_bits", np.nan) for o in ms], dtype=np.float64),
+            "in_bits": np.array([o.meta.get("in_bits", np.nan) for o in ms], dtype=np.float64),
             "rows": np.array([o.rows for o in ms], dtype=np.float64),
             "cols": np.array([o.cols for o in ms], dtype=np.float64),
             "groups": np.array([o.groups for o in ms], dtype=np.float64),
@@ -128,6 +131,30 @@ class Workload:
             "embed_reads": sum(o.vectors * o.cols for o in emb) / b,
             "embed_weights": float(sum(o.weights for o in emb)),
         }
+
+    def with_layer_bits(self, layer_bits: dict[str, dict[str, int]]) -> "Workload":
+        """A copy whose MATRIX ops carry per-layer ``weights``/``inputs`` bits (keys are op names, i.e.
+        module paths); the cost model prices those layers at that precision instead of the chip's."""
+        from dataclasses import replace
+
+        names = {o.name for o in self.matrix_ops}
+        unknown = sorted(set(layer_bits) - names)
+        if unknown:
+            from imcnas.errors import ConfigError
+
+            raise ConfigError(f"layer bits: no crossbar layer named '{unknown[0]}' in workload '{self.name}'")
+        ops = []
+        for o in self.ops:
+            bits = layer_bits.get(o.name) if o.kind is OpKind.MATRIX else None
+            if bits:
+                meta = dict(o.meta)
+                if "weights" in bits:
+                    meta["w_bits"] = int(bits["weights"])
+                if "inputs" in bits:
+                    meta["in_bits"] = int(bits["inputs"])
+                o = replace(o, meta=meta)
+            ops.append(o)
+        return replace(self, ops=tuple(ops))
 
     def summary(self) -> dict[str, Any]:
         """Counts of ops by kind, MACs and weights, JSON-able."""
