@@ -126,6 +126,48 @@ def hardware_show(
     sys.stdout.write(yaml.safe_dump(chip.model_dump(), sort_keys=False))
 
 
+@app.command()
+@_user_errors
+def search(
+    config: str = typer.Argument(..., help="experiment YAML (see examples/quickstart.yaml)"),
+    out_dir: str = typer.Option("", "--out", "-o", help="output folder (default: runs/<config name>)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the study stored in --out"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config field: path.to.field=value"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Co-search networks and hardware: the Pareto front of (network, chip) designs."""
+    from pathlib import Path
+
+    from imcnas.config import load_config
+    from imcnas.search.study import Study
+    from imcnas.ui import SearchDisplay, front_table
+
+    cfg = load_config(config, set_ or [])
+    target = Path(out_dir) if out_dir else Path("runs") / cfg.name
+    display = SearchDisplay(cfg.formulation_obj().metrics, err)
+    study = Study(cfg, target, resume=resume, progress=None if quiet else display)
+    if quiet:
+        status = study.run()
+    else:
+        with display:
+            status = study.run()
+    out.print(front_table(status.trials, list(cfg.formulation_obj().metrics)))
+    out.print(f"study stored in {target} (run 'imcnas report {target}' for the HTML report)")
+
+
+@app.command()
+@_user_errors
+def report(out_dir: str = typer.Argument(..., help="a study folder written by 'imcnas search'")) -> None:
+    """Write report.html, front.csv, trials.csv and the front's designs into the study folder."""
+    from pathlib import Path
+
+    from imcnas.analysis.report import write_report
+
+    paths = write_report(Path(out_dir))
+    for name, path in paths.items():
+        out.print(f"{name}: {path}")
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -84,6 +84,15 @@ class IMCLayer(nn.Module):
 
     # ------------------------------------------------------------------------------------------ geometry
     @property
+    def weight(self) -> Tensor:
+        """The layer's weight; for a pruned module (torch.nn.utils.prune) the masked ``weight_orig``, since
+        the module's own forward pre-hook that refreshes ``weight`` never runs inside this layer."""
+        base = self.base
+        if hasattr(base, "weight_orig") and hasattr(base, "weight_mask"):
+            return base.weight_orig * base.weight_mask
+        return base.weight
+
+    @property
     def is_conv(self) -> bool:
         """True for convolutions."""
         return isinstance(self.base, (nn.Conv1d, nn.Conv2d))
@@ -91,12 +100,12 @@ class IMCLayer(nn.Module):
     @property
     def fan_in(self) -> int:
         """Rows of one group's unrolled weight matrix."""
-        w = self.base.weight
+        w = self.weight
         return int(w[0].numel())
 
     def chunks(self) -> list[tuple[int, int]]:
         """Input-channel (conv) or input-feature (linear) ranges read by one analog step each."""
-        w = self.base.weight
+        w = self.weight
         per = int(w[0, 0].numel()) if self.is_conv else 1  # rows per input channel (kernel size)
         width = w.shape[1]
         step = max(1, self.cfg.rows_per_read // per)
@@ -105,11 +114,11 @@ class IMCLayer(nn.Module):
     # ------------------------------------------------------------------------------------------- weights
     def w_max(self) -> Tensor:
         """The weight mapped to the full conductance range (max |w| of the layer)."""
-        return self.base.weight.detach().abs().max().clamp_min(1e-12)
+        return self.weight.detach().abs().max().clamp_min(1e-12)
 
     def ideal_weight(self) -> Tensor:
         """Weights quantised onto the cell levels without noise (straight-through gradient)."""
-        w, w_max = self.base.weight, self.w_max()
+        w, w_max = self.weight, self.w_max()
         with torch.no_grad():
             q = ni.from_cells(*ni.to_cells(w, w_max, self.cfg.layout), w_max, self.cfg.layout)
         return w + (q - w).detach()
@@ -127,7 +136,7 @@ class IMCLayer(nn.Module):
     def program(self, gen: torch.Generator) -> None:
         """Programme the current weights into (noisy) cells; the layer then computes with them."""
         w_max = self.w_max()
-        g_pos, g_neg = ni.to_cells(self.base.weight.detach(), w_max, self.cfg.layout)
+        g_pos, g_neg = ni.to_cells(self.weight.detach(), w_max, self.cfg.layout)
         pos, nu_pos = ni.program(g_pos, self.cfg.noise, gen)
         if self.cfg.layout.signed == "differential":
             neg, nu_neg = ni.program(g_neg, self.cfg.noise, gen)
@@ -340,13 +349,13 @@ def calibrate(model: nn.Module, batches: Any, *, reset: bool = True) -> None:
 def program(model: nn.Module, seed: int = 0) -> None:
     """Programme every simulated layer (programming noise, stuck cells), deterministically from ``seed``."""
     for i, (_, m) in enumerate(imc_layers(model)):
-        m.program(ni.generator(seed * 100_003 + i, m.base.weight.device))
+        m.program(ni.generator(seed * 100_003 + i, m.weight.device))
 
 
 def set_time(model: nn.Module, t_s: float, seed: int = 0) -> None:
     """Read every programmed layer ``t_s`` seconds after programming (drift, read noise, compensation)."""
     for i, (_, m) in enumerate(imc_layers(model)):
-        m.set_time(t_s, ni.generator(seed * 100_003 + 7919 * (i + 1), m.base.weight.device))
+        m.set_time(t_s, ni.generator(seed * 100_003 + 7919 * (i + 1), m.weight.device))
 
 
 def reset(model: nn.Module) -> None:

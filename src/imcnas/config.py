@@ -1,0 +1,177 @@
+"""The experiment config (one YAML file): data, model family, base hardware, search space, objectives,
+constraints, formulation, strategy, budget, training, evaluation, fidelity, executor and storage.
+
+Validation is pydantic with ``extra="forbid"``; every error names its YAML path in one line.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from imcnas.accuracy.train import EvalConfig, TrainConfig
+from imcnas.errors import ConfigError
+from imcnas.search.objectives import Formulation, formulation, parse_time
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class DataConfig(_Strict):
+    """Which dataset (see ``imcnas.accuracy.data``) and its options."""
+
+    dataset: str = "digits"
+    root: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelConfig(_Strict):
+    """Which architecture family builds the networks (see ``imcnas.space.families``)."""
+
+    family: str = "cnn"
+
+
+class SpaceConfig(_Strict):
+    """Search-space parameters (``imcnas.space.params`` YAML form) and constraints between them. With
+    ``family_defaults`` the family's own architecture space is included; ``params`` add to or override it."""
+
+    family_defaults: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+    constraints: list[Any] = Field(default_factory=list)
+
+
+class FormulationConfig(_Strict):
+    """pareto | scalar (weights, scales) | mnas (target, exponent)."""
+
+    kind: Literal["pareto", "scalar", "mnas"] = "pareto"
+    weights: list[float] | None = None
+    scales: list[float] | None = None
+    target: float | None = None
+    exponent: float = -0.07
+
+
+class StrategyConfig(_Strict):
+    """A strategy from ``imcnas.search.strategies`` and its keyword options."""
+
+    name: str = "nsga2"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetConfig(_Strict):
+    """When the search stops: evaluated trials, wall time, or too many rejected samples in a row."""
+
+    trials: int = Field(24, ge=1)
+    batch: int = Field(4, ge=1, description="samples asked at once (one generation / one SH bracket)")
+    time_s: float | None = Field(None, gt=0)
+    max_rejected: int = Field(500, ge=1, description="stop after this many consecutive samples rejected by "
+                              "constraints (nothing satisfies them)")
+
+
+class FidelityConfig(_Strict):
+    """``full``: every candidate gets the configured training. ``proxy``: a zero-cost proxy only (no
+    training; accuracy objectives are then unavailable). ``successive_halving``: proxy for the whole batch,
+    ``short_epochs`` training for the best 1/eta, full training for the best 1/eta^2."""
+
+    kind: Literal["full", "proxy", "successive_halving"] = "full"
+    proxy: Literal["synflow", "grad_norm", "jacob_cov"] = "synflow"
+    short_epochs: int = Field(1, ge=1)
+    eta: int = Field(3, ge=2)
+
+
+class ExecutorConfig(_Strict):
+    """Where evaluations run: in this process, or a pool of worker processes."""
+
+    kind: Literal["inprocess", "process"] = "inprocess"
+    workers: int = Field(2, ge=1, le=256)
+
+
+class EvaluationConfig(_Strict):
+    """Drift times ('1s', '1h', '1d', '30d' or seconds) and Monte-Carlo repeats of the accuracy evaluation."""
+
+    times: list[Any] = Field(default_factory=lambda: ["1d"])
+    repeats: int = Field(3, ge=1, le=1000)
+    split: Literal["val", "test"] = "val"
+
+    @field_validator("times")
+    @classmethod
+    def _times(cls, v: list[Any]) -> list[Any]:
+        for t in v:
+            parse_time(t, "evaluation.times")
+        return v
+
+    def eval_config(self, seed: int, device: str) -> EvalConfig:
+        """The accuracy module's EvalConfig."""
+        return EvalConfig(times_s=[parse_time(t) for t in self.times], repeats=self.repeats, seed=seed,
+                          split=self.split, device=device)
+
+
+class ExperimentConfig(_Strict):
+    """A whole co-search experiment."""
+
+    name: str = "experiment"
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    hardware: str = Field("pcm-14nm", description="base chip: preset name or YAML path")
+    hardware_set: list[str] = Field(default_factory=list, description="fixed overrides of the base chip")
+    space: SpaceConfig = SpaceConfig()
+    objectives: list[Any] = Field(default_factory=lambda: [{"name": "accuracy", "time": "1d"}, "energy_pj"])
+    constraints: list[str] = Field(default_factory=list)
+    formulation: FormulationConfig = FormulationConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    budget: BudgetConfig = BudgetConfig()
+    training: TrainConfig = TrainConfig(epochs=4, hwa=True)
+    evaluation: EvaluationConfig = EvaluationConfig()
+    fidelity: FidelityConfig = FidelityConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    storage: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the output folder")
+    save_weights: bool = True
+
+    def formulation_obj(self) -> Formulation:
+        """The checked formulation (objectives, hard constraints, scalarisation)."""
+        f = self.formulation
+        return formulation(self.objectives, self.constraints, f.kind, f.weights, f.scales, f.target, f.exponent)
+
+
+def _format(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    path = ".".join(str(p) for p in first["loc"]) or "(root)"
+    msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+    return f"{origin}: {path}: {msg}"
+
+
+def config_from_dict(data: dict[str, Any], origin: str = "config") -> ExperimentConfig:
+    """Validate a dict; errors are one-line ConfigErrors naming the YAML path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level")
+    try:
+        cfg = ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format(err, origin)) from None
+    try:
+        cfg.formulation_obj()
+    except ConfigError as err:
+        raise ConfigError(f"{origin}: {err}") from None
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read and validate an experiment YAML file, with optional ``path.to.field=value`` overrides."""
+    from imcnas.hardware.spec import apply_overrides
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: cannot read YAML: {str(err).splitlines()[0]}") from None
+    data = data or {}
+    if overrides:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level")
+        data = apply_overrides(data, list(overrides))
+    return config_from_dict(data, str(p))
