@@ -8,10 +8,11 @@ from imcnas.accuracy.data import Dataset, dataset_descriptions, default_data_roo
 from imcnas.accuracy.layers import ConversionReport, IMCLayer, calibrate, convert, imc_layers, program, reset, \
     set_time
 from imcnas.accuracy.prune import PruneConfig, PruneReport, make_permanent, prune
-from imcnas.accuracy.train import AccuracyResult, EvalConfig, TrainConfig, TrainResult, accuracy, evaluate, train, \
+# the training function stays in imcnas.accuracy.train (exporting it here would hide that module)
+from imcnas.accuracy.train import AccuracyResult, EvalConfig, TrainConfig, TrainResult, accuracy, evaluate, \
     train_and_evaluate
 
 __all__ = ["AccuracyResult", "ConversionReport", "Dataset", "EvalConfig", "IMCLayer", "PruneConfig", "PruneReport",
            "TrainConfig", "TrainResult", "accuracy", "calibrate", "convert", "dataset_descriptions",
            "default_data_root", "evaluate", "imc_layers", "list_datasets", "load_dataset", "make_permanent", "program",
-           "prune", "register_dataset", "reset", "set_time", "train", "train_and_evaluate"]
+           "prune", "register_dataset", "reset", "set_time", "train_and_evaluate"]

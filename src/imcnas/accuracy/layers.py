@@ -49,6 +49,9 @@ def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quant
     unknown = set(o) - {"weights", "inputs", "adc"}
     if unknown:
         raise ConfigError(f"layer bits: unknown key '{sorted(unknown)[0]}'; known: adc, inputs, weights")
+    for key, val in o.items():
+        if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= FULL_PRECISION_BITS:
+            raise ConfigError(f"layer bits: '{key}' must be an integer from 1 to {FULL_PRECISION_BITS}, got {val!r}")
     w_bits = int(o.get("weights", chip.weights.bits))
     cells = chip.weights.cells_per_weight or math.ceil(w_bits / chip.device.bits_per_cell)
     lay = ni.cell_layout(w_bits, cells, chip.device.bits_per_cell, chip.weights.signed)
@@ -72,10 +75,11 @@ class IMCLayer(nn.Module):
     def __init__(self, base: nn.Module, cfg: LayerConfig) -> None:
         super().__init__()
         self.base, self.cfg = base, cfg
-        self.register_buffer("in_bound", torch.zeros(()))
-        self.register_buffer("adc_bound", torch.zeros(()))
-        self.register_buffer("in_signed", torch.zeros((), dtype=torch.bool))
-        self.register_buffer("alpha", torch.ones(()))
+        dev = base.weight.device
+        self.register_buffer("in_bound", torch.zeros((), device=dev))
+        self.register_buffer("adc_bound", torch.zeros((), device=dev))
+        self.register_buffer("in_signed", torch.zeros((), dtype=torch.bool, device=dev))
+        self.register_buffer("alpha", torch.ones((), device=dev))
         self.observe = False  # update the ranges from the data (calibration and training)
         self.momentum = 1.0  # 1: take the newest estimate (calibration keeps a running max instead)
         self.train_noise = (0.0, 0.0)  # (weight sigma relative to max |w|, output sigma relative to ADC range)

@@ -74,8 +74,9 @@ def to_cells(w: Tensor, w_max: Tensor, lay: CellLayout) -> tuple[Tensor, Tensor]
     ``g_neg`` holds the shared offset code (half scale); for unsigned weights it is zero.
     """
     r = (w / w_max.clamp_min(1e-12)).clamp(-1.0, 1.0)
-    if lay.signed == "offset":
-        codes = [torch.round((r + 1.0) / 2.0 * lay.levels), torch.full_like(r, lay.levels / 2.0)]
+    if lay.signed == "offset":  # code = round(r * half) + half, the offset column holds ``half`` (zero exact)
+        half = lay.levels // 2 if lay.levels >= 2 else lay.levels / 2.0
+        codes = [torch.round(r * half) + half, torch.full_like(r, float(half))]
     elif lay.signed == "unsigned":
         codes = [torch.round(r.clamp_min(0.0) * lay.levels), torch.zeros_like(r)]
     else:
@@ -106,7 +107,8 @@ def from_cells(g_pos: Tensor, g_neg: Tensor, w_max: Tensor, lay: CellLayout) -> 
     pos = (g_pos * weight.view(shape)).sum(0)
     neg = (g_neg * weight.view(shape)).sum(0)
     if lay.signed == "offset":
-        return (2.0 * pos - 2.0 * neg) * w_max
+        half = lay.levels // 2 if lay.levels >= 2 else lay.levels / 2.0
+        return (pos - neg) * (lay.levels / half) * w_max
     return (pos - neg) * w_max
 
 

@@ -120,7 +120,7 @@ def check_shapes(model: nn.Module, data: Dataset, device: torch.device) -> None:
     try:
         with torch.no_grad():
             out = model(x)
-    except RuntimeError as err:
+    except (RuntimeError, ValueError, IndexError, AssertionError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"model does not accept dataset '{data.name}' inputs of shape "
                           f"{tuple(data.input_shape)}: {first}") from None
@@ -210,7 +210,10 @@ def accuracy(model: nn.Module, data: Dataset, split: str = "test", batch_size: i
     correct = 0
     for i in range(0, len(ds), batch_size):
         x, y = ds[i:i + batch_size]
-        correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
+        out = model(x.to(device))
+        if not torch.isfinite(out).all():
+            return float("nan")
+        correct += int((out.argmax(1) == y.to(device)).sum())
     return 100.0 * correct / max(len(ds), 1)
 
 
@@ -253,8 +256,8 @@ def evaluate(model: nn.Module, chip: Chip, data: Dataset, cfg: EvalConfig | None
     res.samples = samples
     res.mean = [float(np.mean(s)) for s in samples]
     res.std = [float(np.std(s, ddof=1)) if len(s) > 1 else 0.0 for s in samples]
-    if not all(math.isfinite(v) for v in res.mean + [res.ideal]):
-        res.ok, res.reason = False, "non-finite accuracy"
+    if not all(math.isfinite(v) for v in res.mean + [res.ideal, res.digital]):
+        res.ok, res.reason = False, "non-finite network outputs"
     return res
 
 
