@@ -1,0 +1,224 @@
+"""The study report and design export, on a synthetic study written through the real optuna storage."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+from typer.testing import CliRunner
+
+import imcnas
+import imcnas.space.families as families
+from imcnas.analysis import export_designs, load_results, write_report
+from imcnas.analysis.pareto import front_trials
+from imcnas.cli import app
+from imcnas.errors import ConfigError
+from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS
+from imcnas.search.objectives import metric
+from imcnas.search.storage import StudyStorage, storage_url
+from imcnas.search.trial import Trial, TrialState
+from imcnas.space.params import Choice, Float, Int, SearchSpace
+
+INPUT_SHAPE, CLASSES = (1, 8, 8), 3
+CONFIG = {"objectives": ["accuracy", "energy"], "data": {"dataset": "digits"}, "model": {"family": "tiny"},
+          "hardware": "neurosim-sram-22nm"}
+SPACE = SearchSpace({"arch.width": Int(2, 8), "hw.crossbar.rows": Choice((64, 128, 256)),
+                     "bits.weights": Choice((4, 8)), "train.lr": Float(1e-3, 1e-1, log=True)})
+
+
+def tiny_model(family: str, arch: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """The test's stand-in for a family: a conv of ``arch.width`` channels and a classifier."""
+    assert family == "tiny" and isinstance(input_shape, tuple)
+    w = int(arch["arch.width"])
+    c, h, wd = input_shape
+    return nn.Sequential(nn.Conv2d(c, w, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(w * h * wd, num_classes))
+
+
+def make_study(out: Path, n: int = 40, seed: int = 0, weights: bool = True,
+               config: Mapping[str, Any] = CONFIG) -> list[Trial]:
+    """A study of ``n`` trials: about 1 in 7 infeasible, 1 in 11 failed, the rest complete with an
+    accuracy/energy trade-off; weights saved for complete trials (pruned ones with torch prune masks)."""
+    rng = np.random.default_rng(seed)
+    store = StudyStorage(storage_url(out))
+    store.create([metric(o).objective() for o in config["objectives"]], config)
+    chips = {r: imcnas.load_chip("neurosim-sram-22nm", [f"crossbar.rows={r}"]).model_dump(mode="json",
+                                                                                          exclude_none=True)
+             for r in (64, 128, 256)}
+    trials = []
+    for i in range(n):
+        sample = SPACE.sample(rng)
+        u = float(rng.random())
+        energy = {c: float(rng.random() * 1e5 * (1 + 4 * u)) for c in ENERGY_COMPONENTS}
+        area = {c: float(rng.random() * (1 + u)) for c in AREA_COMPONENTS}
+        cost = {"energy_pj": sum(energy.values()), "area_mm2": sum(area.values()), "latency_ns": 1e3 * (1 + u),
+                "tops_per_w": 10.0 / (1 + u)}
+        info = {"chip": chips[sample["hw.crossbar.rows"]], "breakdown": {"energy_pj": energy, "area_mm2": area},
+                "cost": cost, "fidelity": "full", "finished_at": 1.7e9 + 5.0 * i, "elapsed_s": 5.0,
+                "input_shape": list(INPUT_SHAPE), "num_classes": CLASSES, "family": "tiny"}
+        values = {"accuracy": 0.5 + 0.45 * u + 0.05 * float(rng.random()), **cost}
+        state = TrialState.COMPLETE
+        if i % 7 == 3:
+            state, values, info = TrialState.INFEASIBLE, {}, {"reason": "violates area_mm2 <= 1 (is 3.2)"}
+        elif i % 11 == 5:
+            state, values, info = TrialState.FAILED, {}, {"reason": "training diverged"}
+        t = Trial(i, sample, values, state, info)
+        store.save(t, SPACE)
+        trials.append(t)
+        if weights and state is TrialState.COMPLETE:
+            torch.manual_seed(i)
+            net = tiny_model("tiny", sample, INPUT_SHAPE, CLASSES)
+            if i % 2:
+                torch_prune.l1_unstructured(net[0], "weight", amount=0.5)
+            (out / "weights").mkdir(exist_ok=True)
+            torch.save(net.state_dict(), out / "weights" / f"trial_{i}.pt")
+    return trials
+
+
+@pytest.fixture()
+def study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[Trial]]:
+    monkeypatch.setattr(families, "build_model", tiny_model, raising=False)
+    return tmp_path, make_study(tmp_path)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_write_report_creates_files(study: tuple[Path, list[Trial]]) -> None:
+    out, trials = study
+    front = front_trials(trials, [metric("accuracy"), metric("energy")])
+    assert 2 <= len(front) < len([t for t in trials if t.state is TrialState.COMPLETE])
+    paths = write_report(out)
+    assert set(paths) == {"front.csv", "trials.csv", "report.html", "designs"}
+    rows = read_csv(paths["front.csv"])
+    assert len(rows) == len(front)
+    assert sorted(int(r["number"]) for r in rows) == sorted(t.number for t in front)
+    assert {"accuracy", "energy_pj", "area_mm2", "latency_ns", "tops_per_w", "fidelity", "arch.width",
+            "hw.crossbar.rows", "bits.weights", "train.lr"} <= set(rows[0])
+    accs = [float(r["accuracy"]) for r in rows]
+    assert accs == sorted(accs, reverse=True)  # best first in the first objective
+    all_rows = read_csv(paths["trials.csv"])
+    assert [int(r["number"]) for r in all_rows] == list(range(len(trials)))
+    states = {r["state"] for r in all_rows}
+    assert states == {"complete", "failed", "infeasible"}
+    assert all(r["reason"] for r in all_rows if r["state"] != "complete")
+    assert sum(r["on_front"] == "True" for r in all_rows) == len(front)
+    page = paths["report.html"].read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Plotly.newPlot" in page and "plotly.js" in page.lower()
+    assert "cdn.plot.ly" not in page.split("</head>")[1]  # works offline: the library is inlined
+    n_inf = sum(t.state is TrialState.INFEASIBLE for t in trials)
+    n_fail = sum(t.state is TrialState.FAILED for t in trials)
+    assert f"{n_inf} infeasible, {n_fail} failed" in page
+    for t in front:
+        assert f"trial {t.number}" in page and f'href="designs/trial_{t.number}/design.json"' in page
+    assert "Hypervolume" in page and "adc" in page
+    assert sorted(p.name for p in paths["designs"].iterdir()) == sorted(f"trial_{t.number}" for t in front)
+
+
+def test_exported_design_loads_back_and_estimates(study: tuple[Path, list[Trial]]) -> None:
+    out, trials = study
+    folders = export_designs(out)
+    res = load_results(out)
+    assert [int(p.name[6:]) for p in folders] == sorted(t.number for t in res.front)
+    for folder in folders:
+        t = res.trial(int(folder.name[6:]))
+        chip = imcnas.load_chip(folder / "hardware.yaml")
+        assert chip.crossbar.rows == t.sample["hw.crossbar.rows"]
+        assert chip.model_dump(mode="json", exclude_none=True) == t.info["chip"]
+        design = json.loads((folder / "design.json").read_text())
+        assert design["sample"] == dict(t.sample) and design["values"]["accuracy"] == t.values["accuracy"]
+        assert design["files"] == {"hardware": "hardware.yaml", "weights": "weights.pt", "model": "model.py"}
+        # model.py follows load_model's contract and carries the trained (pruning-folded) weights
+        spec = f"{folder / 'model.py'}:model"
+        model, x, _ = imcnas.workload.zoo.load_model(spec)
+        assert tuple(x.shape) == (1, *INPUT_SHAPE)
+        saved = torch.load(out / "weights" / f"trial_{t.number}.pt", weights_only=True)
+        w = saved["0.weight_orig"] * saved["0.weight_mask"] if "0.weight_orig" in saved else saved["0.weight"]
+        assert torch.equal(model[0].weight, w)
+        assert torch.equal(model[3].weight, saved["3.weight"])
+        rep = imcnas.estimate(spec, chip)
+        assert rep.energy_pj > 0
+    # ... and the command line accepts the pair
+    folder = folders[0]
+    result = CliRunner().invoke(app, ["estimate", f"{folder / 'model.py'}:model", "--hardware",
+                                      str(folder / "hardware.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["energy_pj"] > 0
+
+
+def test_export_chosen_numbers_without_weights_or_chip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(families, "build_model", tiny_model, raising=False)
+    trials = make_study(tmp_path, n=12, weights=False)
+    failed = next(t for t in trials if t.state is TrialState.FAILED)  # no chip in info: config + hw.* overrides
+    [folder] = export_designs(tmp_path, [failed.number], dest=tmp_path / "picked")
+    assert folder == tmp_path / "picked" / f"trial_{failed.number}"
+    chip = imcnas.load_chip(folder / "hardware.yaml")
+    assert chip.crossbar.rows == failed.sample["hw.crossbar.rows"]
+    design = json.loads((folder / "design.json").read_text())
+    assert "model" not in design["files"] and any("input_shape" in n for n in design["notes"])
+    [folder] = export_designs(tmp_path, [0])
+    assert not (folder / "weights.pt").exists()
+    model, _, _ = imcnas.workload.zoo.load_model(f"{folder / 'model.py'}:model")  # fresh weights
+    assert isinstance(model, nn.Module)
+    with pytest.raises(ConfigError, match="no trial 999"):
+        export_designs(tmp_path, [999])
+
+
+def test_real_family_build_model(tmp_path: Path) -> None:
+    """The generated model.py against the real families registry (skipped while no 'cnn' family exists)."""
+    try:
+        fam = families.get_family("cnn")
+    except Exception as err:  # noqa: BLE001
+        pytest.skip(f"no 'cnn' architecture family registered yet: {err}")
+    space = SearchSpace(fam.default_space(INPUT_SHAPE, CLASSES))
+    store = StudyStorage(storage_url(tmp_path))
+    store.create([metric("accuracy").objective(), metric("energy").objective()], {**CONFIG, "model": {"family": "cnn"}})
+    sample = space.sample(np.random.default_rng(0))
+    info = {"input_shape": list(INPUT_SHAPE), "num_classes": CLASSES, "family": "cnn"}
+    store.save(Trial(0, sample, {"accuracy": 0.9, "energy_pj": 1e6}, TrialState.COMPLETE, info), space)
+    [folder] = export_designs(tmp_path)
+    rep = imcnas.estimate(f"{folder / 'model.py'}:model", imcnas.load_chip(folder / "hardware.yaml"))
+    assert rep.energy_pj > 0
+
+
+@pytest.mark.parametrize("make", ["missing", "empty-dir", "no-trials"])
+def test_missing_or_empty_study_is_a_one_line_error(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "out"
+    if make != "missing":
+        target.mkdir()
+    if make == "no-trials":
+        StudyStorage(storage_url(target)).create([metric("accuracy").objective()], CONFIG)
+    with pytest.raises(ConfigError) as err:
+        write_report(target)
+    msg = str(err.value)
+    assert "\n" not in msg and str(target) in msg
+    if make != "no-trials":
+        assert msg == f"{target}: no study found (expected {target / 'study.db'})"
+        assert not (target / "study.db").exists()  # reading does not create a database
+
+
+def test_three_objectives_and_all_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(families, "build_model", tiny_model, raising=False)
+    cfg = {**CONFIG, "objectives": ["accuracy", "energy", {"name": "area_mm2"}]}
+    a = tmp_path / "three"
+    a.mkdir()
+    make_study(a, n=20, weights=False, config=cfg)
+    paths = write_report(a)
+    page = paths["report.html"].read_text()
+    assert "scatter3d" in page
+    assert len(read_csv(paths["front.csv"])) == len(load_results(a).front)
+    b = tmp_path / "failed"
+    b.mkdir()
+    store = StudyStorage(storage_url(b))
+    store.create([metric("accuracy").objective()], CONFIG)
+    store.save(Trial(0, {"arch.width": 2}, {}, TrialState.FAILED, {"reason": "boom"}), SPACE)
+    paths = write_report(b)
+    assert "no complete trials yet" in paths["report.html"].read_text()
+    assert read_csv(paths["front.csv"]) == [] and read_csv(paths["trials.csv"])[0]["reason"] == "boom"
