@@ -126,11 +126,20 @@ def hardware_show(
     sys.stdout.write(yaml.safe_dump(chip.model_dump(), sort_keys=False))
 
 
+def _fresh_dir(base: "Path", resume: bool) -> "Path":
+    """runs/<name>, or runs/<name>-2, -3, ... when that already holds a study (resume takes the newest)."""
+    taken = [base] + [base.with_name(f"{base.name}-{i}") for i in range(2, 1000)]
+    used = [p for p in taken if (p / "study.db").exists()]
+    if resume:
+        return used[-1] if used else base
+    return next(p for p in taken if not (p / "study.db").exists())
+
+
 @app.command()
 @_user_errors
 def search(
     config: str = typer.Argument(..., help="experiment YAML (see examples/quickstart.yaml)"),
-    out_dir: str = typer.Option("", "--out", "-o", help="output folder (default: runs/<config name>)"),
+    out_dir: str = typer.Option("", "--out", "-o", help="output folder (default: a new runs/<config name>[-N])"),
     resume: bool = typer.Option(False, "--resume", help="continue the study stored in --out"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config field: path.to.field=value"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
@@ -143,7 +152,7 @@ def search(
     from imcnas.ui import SearchDisplay, front_table
 
     cfg = load_config(config, set_ or [])
-    target = Path(out_dir) if out_dir else Path("runs") / cfg.name
+    target = Path(out_dir) if out_dir else _fresh_dir(Path("runs") / cfg.name, resume)
     display = SearchDisplay(cfg.formulation_obj().metrics, err)
     study = Study(cfg, target, resume=resume, progress=None if quiet else display)
     if quiet:
