@@ -177,6 +177,22 @@ def report(out_dir: str = typer.Argument(..., help="a study folder written by 'i
         out.print(f"{name}: {path}")
 
 
+@app.command()
+@_user_errors
+def export(
+    out_dir: str = typer.Argument(..., help="a study folder written by 'imcnas search'"),
+    trial: Optional[list[int]] = typer.Option(None, "--trial", "-t", help="trial number (repeatable); "
+                                              "default: the Pareto front"),
+    dest: str = typer.Option("", "--dest", help="where to write the designs (default: DIR/designs)"),
+) -> None:
+    """Export designs: model.py (accepted by 'imcnas estimate DIR/designs/trial_N/model.py:model'),
+    weights.pt, hardware.yaml and design.json."""
+    from imcnas.analysis.export import export_designs
+
+    for path in export_designs(out_dir, trial or None, dest or None):
+        out.print(str(path))
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -83,3 +83,24 @@ def test_bad_specs(tmp_path: Path) -> None:
     bad.write_text("raise ImportError('no such dep')\n")
     with pytest.raises(ImcnasError, match="importing .*bad.py failed: ImportError: no such dep"):
         load_model(f"{bad}:f")
+
+
+def test_layer_bits_of_a_model_file_reach_the_cost_model(tmp_path) -> None:
+    """An exported design's LAYER_BITS are priced by imcnas.estimate (same as Workload.with_layer_bits)."""
+    import imcnas
+
+    body = ("import torch\nfrom torch import nn\n"
+            "def net():\n    return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), torch.zeros(1, 64)\n")
+    plain, bits = tmp_path / "plain.py", tmp_path / "bits.py"
+    plain.write_text(body)
+    bits.write_text(body + "LAYER_BITS = {'0': {'weights': 2, 'inputs': 2}}\n")
+    chip = imcnas.load_chip("neurosim-rram-22nm")
+    e_plain = imcnas.estimate(f"{plain}:net", chip).energy_pj
+    e_bits = imcnas.estimate(f"{bits}:net", chip).energy_pj
+    from torch import nn
+    import torch
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    ref = imcnas.estimate(imcnas.trace(m, torch.zeros(1, 64)).with_layer_bits({"0": {"weights": 2, "inputs": 2}}),
+                          chip).energy_pj
+    assert e_bits < e_plain
+    assert e_bits == pytest.approx(ref, rel=1e-9)

@@ -52,6 +52,8 @@ INPUT_SHAPE = {input_shape!r}
 NUM_CLASSES = {num_classes!r}
 EXAMPLE_INPUT_SHAPE = (1, *INPUT_SHAPE)
 SAMPLE = {sample}
+# per-layer precision the study priced (imcnas estimate applies it to these layers)
+LAYER_BITS = {layer_bits}
 
 
 def model():
@@ -80,7 +82,8 @@ def model_source(trial: Trial, family: str, input_shape: Iterable[int], num_clas
     """The text of ``model.py`` for one trial."""
     return MODEL_TEMPLATE.format(number=trial.number, study=study, here=here, family=str(family),
                                  input_shape=tuple(int(s) for s in input_shape), num_classes=int(num_classes),
-                                 sample=_literal(dict(trial.sample)))
+                                 sample=_literal(dict(trial.sample)),
+                                 layer_bits=_literal(dict(trial.info.get("layer_bits") or {})))
 
 
 def design_chip(trial: Trial, config: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -156,9 +159,6 @@ def export_design(res: StudyResults, trial: Trial, dest: Path) -> Path:
     else:
         weights.unlink(missing_ok=True)
         notes.append(f"no weights: {src} not found (the model gets fresh random weights)")
-    if any(k.startswith("bits.") for k in trial.sample):
-        notes.append("the study priced this design with the sample's bits.* per layer (info.layer_bits); "
-                     "imcnas estimate uses the precision in hardware.yaml, so its numbers may differ")
     family = trial.info.get("family") or (res.config.get("model") or {}).get("family")
     shape, classes = trial.info.get("input_shape"), trial.info.get("num_classes")
     model = folder / "model.py"

@@ -68,7 +68,9 @@ def _as_workload(work: Workload | Any) -> Workload:
 
     if isinstance(work, str):
         model, example, name = load_model(work)
-        return trace(model, example, name=name)
+        traced = trace(model, example, name=name)
+        bits = getattr(model, "imcnas_layer_bits", None)
+        return traced.with_layer_bits(bits) if bits else traced
     if isinstance(work, tuple) and len(work) == 2 and isinstance(work[0], nn.Module):
         return trace(work[0], work[1])
     raise TypeError("estimate() takes a Workload, a model name, or (nn.Module, example_input)")

@@ -241,6 +241,9 @@ def load_model(spec: str) -> tuple[nn.Module, Tensor, str]:
             x = torch.randn(*tuple(int(s) for s in shape), generator=torch.Generator().manual_seed(0))
         except (TypeError, ValueError, RuntimeError) as e:
             raise TraceError(f"{path.name}: bad EXAMPLE_INPUT_SHAPE {shape!r}: {_one_line(e)}") from e
+    bits = getattr(module, "LAYER_BITS", None)
+    if bits:  # per-layer precision of an exported design, applied by imcnas.estimate
+        result.imcnas_layer_bits = dict(bits)
     return result.eval(), x, f"{path.stem}:{fname}"
 
 
