@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from imcnas.accuracy.train import EvalConfig, TrainConfig
-from imcnas.errors import ConfigError
-from imcnas.search.objectives import Formulation, formulation, parse_time
+from imcnas.errors import ConfigError, ImcnasError, UnknownNameError
+from imcnas.search.objectives import Formulation, bound, formulation, metric, parse_time
 
 
 class _Strict(BaseModel):
@@ -151,11 +151,34 @@ def config_from_dict(data: dict[str, Any], origin: str = "config") -> Experiment
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format(err, origin)) from None
+    except ImcnasError as err:  # raised by a field validator (e.g. evaluation.times)
+        raise ConfigError(f"{origin}: {err}") from None
+    _check_names(cfg, origin)
     try:
         cfg.formulation_obj()
-    except ConfigError as err:
+    except ImcnasError as err:
         raise ConfigError(f"{origin}: {err}") from None
     return cfg
+
+
+def _check_names(cfg: ExperimentConfig, origin: str) -> None:
+    """Unknown strategy, family, objective or constraint metric: the YAML path and the known names."""
+    from imcnas.search.strategies import list_strategies
+    from imcnas.space.families import list_families
+
+    checks = [("strategy.name", cfg.strategy.name, "strategy", list_strategies()),
+              ("model.family", cfg.model.family, "architecture family", list_families())]
+    for path, name, what, known in checks:
+        if name not in known:
+            raise ConfigError(f"{origin}: {path}: {UnknownNameError(what, name, known)}")
+    for section, items, parse in (("objectives", cfg.objectives, metric), ("constraints", cfg.constraints, bound)):
+        for i, item in enumerate(items):
+            try:
+                parse(item, f"{section}[{i}]")
+            except UnknownNameError as err:
+                raise ConfigError(f"{origin}: {section}[{i}]: {err}") from None
+            except ImcnasError as err:  # already names its path
+                raise ConfigError(f"{origin}: {err}") from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:

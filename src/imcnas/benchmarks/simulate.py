@@ -4,10 +4,13 @@ An evaluation is a *distinct* design: a tabular benchmark answers a repeated des
 cost, so a strategy that asks for a design it has already seen is told its values again but the evaluation
 counter does not move. The trace holds one ``(evals, hv_ratio)`` pair per distinct design, in the order they
 were first evaluated: ``hv_ratio`` = hypervolume of the non-dominated set of all designs evaluated so far
-divided by the true front's, both w.r.t. the problem's reference point (:meth:`reference_point`).
+divided by the true front's, both w.r.t. the problem's reference point (:meth:`reference_point`). For the
+other counting rule (every sample asked is an evaluation, repeats included) the result also keeps the ratio
+after each sample asked (``TabularResult.ask_trace``).
 
 A strategy that keeps re-asking known designs could loop forever, so a run also stops after ``max_asks``
-samples (default 20 x budget); its trace is then shorter than ``budget`` (``TabularResult.stalled``).
+samples (default 20 x budget), or once ``patience`` samples in a row (if given) brought no new design; its
+trace is then shorter than ``budget`` (``TabularResult.stalled``).
 
 :class:`HVTracker` is the counter on its own, for loops that are not imcnas strategies (pymoo's ``minimize``,
 an optuna study): feed it designs by row or by sample.
@@ -25,7 +28,8 @@ from imcnas.analysis.indicators import hypervolume
 from imcnas.errors import ConfigError
 from imcnas.search.trial import Objective, Trial, TrialState
 
-__all__ = ["HVTracker", "TabularContext", "TabularResult", "evals_to", "ratio_at", "run_tabular", "simulate"]
+__all__ = ["HVTracker", "TabularContext", "TabularResult", "evals_to", "ratio_after_asks", "ratio_at", "run_tabular",
+           "simulate"]
 
 
 class TabularContext:
@@ -58,24 +62,32 @@ class HVTracker:
         self.front = np.zeros((0, len(context.objectives)))
         self.ratio = 0.0
         self.trace: list[tuple[int, float]] = []
-        self.lookups = 0
+        self.ask_trace: list[float] = []  # the ratio after each lookup, repeats included
+        self.since_new = 0  # lookups since the last new design
 
     @property
     def evals(self) -> int:
+        """Distinct designs evaluated."""
         return len(self.seen)
+
+    @property
+    def lookups(self) -> int:
+        """Designs looked up, repeats included."""
+        return len(self.ask_trace)
 
     def add_row(self, row: int) -> np.ndarray:
         """Evaluate design ``row`` of the table: its objective vector (counted once per distinct row)."""
         row = int(row)
         y = self.ctx.Y[row]
-        self.lookups += 1
-        if row in self.seen:
-            return y
-        self.seen.add(row)
-        if not bool((self.front <= y).all(axis=1).any()):  # not weakly dominated: the HV may grow
-            self.front = np.vstack([self.front[~(y <= self.front).all(axis=1)], y])
-            self.ratio = hypervolume(self.front, self.ctx.ref) / self.ctx.true_hv
-        self.trace.append((len(self.seen), self.ratio))
+        self.since_new += 1
+        if row not in self.seen:
+            self.since_new = 0
+            self.seen.add(row)
+            if not bool((self.front <= y).all(axis=1).any()):  # not weakly dominated: the HV may grow
+                self.front = np.vstack([self.front[~(y <= self.front).all(axis=1)], y])
+                self.ratio = hypervolume(self.front, self.ctx.ref) / self.ctx.true_hv
+            self.trace.append((len(self.seen), self.ratio))
+        self.ask_trace.append(self.ratio)
         return y
 
     def add_sample(self, sample: Mapping[str, Any]) -> dict[str, float]:
@@ -86,16 +98,21 @@ class HVTracker:
 
 @dataclass
 class TabularResult:
-    """One run: the trace, the samples asked in all (re-asks included), wall seconds, and whether it stopped
-    at ``max_asks`` before reaching the budget."""
+    """One run: the trace over distinct evaluations, the ratio after each sample asked (``ask_trace``, repeats
+    included), wall seconds, and whether it stopped at ``max_asks`` before reaching the budget."""
 
     strategy: str
     seed: int
     budget: int
     trace: list[tuple[int, float]]
-    asks: int
+    ask_trace: list[float]
     seconds: float
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def asks(self) -> int:
+        """Samples asked in all, repeats included."""
+        return len(self.ask_trace)
 
     @property
     def stalled(self) -> bool:
@@ -104,9 +121,10 @@ class TabularResult:
 
 def simulate(strategy: str, problem: Any, budget: int, seed: int, *, batch: int = 20,
              options: Mapping[str, Any] | None = None, context: TabularContext | None = None,
-             max_asks: int | None = None) -> TabularResult:
+             max_asks: int | None = None, patience: int | None = None) -> TabularResult:
     """Run strategy ``strategy`` (a name for :func:`imcnas.search.strategies.get_strategy`, with ``options``)
-    for ``budget`` distinct evaluations in ask/tell batches of ``batch``; see the module docstring."""
+    for ``budget`` distinct evaluations in ask/tell batches of ``batch``; it stops early after ``max_asks``
+    samples or ``patience`` samples in a row without a new design (see the module docstring)."""
     from imcnas.search.strategies import get_strategy
 
     if budget < 1 or batch < 1:
@@ -117,18 +135,17 @@ def simulate(strategy: str, problem: Any, budget: int, seed: int, *, batch: int 
     s = get_strategy(strategy, **dict(options or {}))
     t0 = time.perf_counter()
     s.setup(ctx.space, [Objective(o) for o in ctx.objectives], seed)
-    asks = number = 0
-    while tracker.evals < budget and asks < max_asks:
-        samples = s.ask(min(batch, budget - tracker.evals, max_asks - asks))
+    number = 0
+    while tracker.evals < budget and tracker.lookups < max_asks and (patience is None or tracker.since_new < patience):
+        samples = s.ask(min(batch, budget - tracker.evals, max_asks - tracker.lookups))
         if not samples:
             break
-        asks += len(samples)
         trials = []
         for sample in samples:
             trials.append(Trial(number, sample, tracker.add_sample(sample), TrialState.COMPLETE))
             number += 1
         s.tell(trials)
-    return TabularResult(strategy, int(seed), int(budget), tracker.trace[:budget], asks,
+    return TabularResult(strategy, int(seed), int(budget), tracker.trace[:budget], tracker.ask_trace,
                          time.perf_counter() - t0, dict(options or {}))
 
 
@@ -143,6 +160,13 @@ def ratio_at(trace: Sequence[tuple[int, float]], evals: int) -> float:
     if evals < 1:
         return 0.0
     return float(trace[evals - 1][1]) if len(trace) >= evals else math.nan
+
+
+def ratio_after_asks(ask_trace: Sequence[float], asks: int) -> float:
+    """HV ratio after ``asks`` samples (repeats counted); NaN when the run asked fewer."""
+    if asks < 1:
+        return 0.0
+    return float(ask_trace[asks - 1]) if len(ask_trace) >= asks else math.nan
 
 
 def evals_to(trace: Sequence[tuple[int, float]], target: float) -> int | None:

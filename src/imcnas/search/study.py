@@ -9,6 +9,7 @@ goes on. Same seed and config give the same trials in sequential (in-process) mo
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,12 @@ def _check_config(cfg: ExperimentConfig, form: Formulation) -> None:
         raise ConfigError("objectives: 'proxy' needs fidelity.kind: proxy")
 
 
+def _counts(t: Trial) -> bool:
+    """True when a trial counts towards the budget (evaluated, not a duplicate or rejected sample)."""
+    return t.state in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED) \
+        and t.info.get("duplicate_of") is None
+
+
 class Study:
     """One co-search experiment bound to an output folder."""
 
@@ -67,6 +74,9 @@ class Study:
         self.shape, self.classes = tuple(self.data.input_shape), self.data.num_classes
         self.space = search_space(cfg, self.shape, self.classes)
         self.objectives = self.form.objectives()
+        # the strategy (name and options checked) before anything is written to the output folder
+        self.strategy = get_strategy(cfg.strategy.name, **cfg.strategy.options)
+        self.strategy.setup(self.space, self.objectives, cfg.seed)
         self.out.mkdir(parents=True, exist_ok=True)
         self.storage = StudyStorage(storage_url(self.out, cfg.storage))
         cfg_dict = cfg.model_dump(mode="json")
@@ -75,15 +85,13 @@ class Study:
                 raise ConfigError(f"{self.out}: already holds a study; pass --resume to continue it or choose "
                                   "another --out")
             self.storage.open()
-            if self.storage.config != cfg_dict:
+            if json.dumps(self.storage.config) != json.dumps(cfg_dict):  # key order matters (sampling order)
                 diff = sorted(k for k in cfg_dict if self.storage.config.get(k) != cfg_dict[k])
                 raise ConfigError(f"{self.out}: the stored study was run with a different config "
                                   f"(section '{diff[0] if diff else '?'}'); resume needs the same config")
         else:
             self.storage.create(self.objectives, cfg_dict)
             (self.out / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
-        self.strategy = get_strategy(cfg.strategy.name, **cfg.strategy.options)
-        self.strategy.setup(self.space, self.objectives, cfg.seed)
         self.trials: list[Trial] = self.storage.trials()
         state = self.storage.load_state()
         self.next_number = 0
@@ -91,7 +99,12 @@ class Study:
             self.strategy.load_state_dict(state["strategy"])
             self.next_number = int(state["next_number"])
         self._pending = [t for t in self.trials if t.number >= self.next_number]
-        self._seen = {sample_key(t.sample): t for t in self.trials if t.state is TrialState.COMPLETE}
+        # duplicates are detected against trials told before the snapshot, as the original run did; stored
+        # trials after it join when their batch is re-asked (see _batch)
+        self._seen: dict[str, Trial] = {}
+        for t in self.trials:
+            if t.state is TrialState.COMPLETE and t.number < self.next_number:
+                self._seen.setdefault(sample_key(t.sample), t)
         self.status = StudyStatus(budget=cfg.budget.trials)
         self._recount()
 
@@ -102,8 +115,7 @@ class Study:
         s.complete = sum(t.state is TrialState.COMPLETE for t in self.trials)
         s.failed = sum(t.state is TrialState.FAILED for t in self.trials)
         s.infeasible = sum(t.state is TrialState.INFEASIBLE for t in self.trials)
-        s.evaluated = sum(t.state in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)
-                          and t.info.get("duplicate_of") is None for t in self.trials)
+        s.evaluated = sum(_counts(t) for t in self.trials)
 
     def _record(self, trial: Trial, weights: bytes | None = None) -> None:
         self.storage.save(trial, self.space)
@@ -220,9 +232,14 @@ class Study:
             trial, weights = finished[number]
             if number not in stored_numbers:
                 self._record(trial, weights)
+            elif trial.state is TrialState.COMPLETE:  # reused after a resume
+                self._seen.setdefault(sample_key(trial.sample), trial)
             new.append(trial)
         leftovers = [t for t in self._pending if t.number < self.next_number]
         self._pending = [t for t in self._pending if t.number >= self.next_number]
+        for t in leftovers:  # stored trials the re-asked batch did not match: data for duplicates, too
+            if t.state is TrialState.COMPLETE:
+                self._seen.setdefault(sample_key(t.sample), t)
         return new + leftovers
 
     # ------------------------------------------------------------------------------------------------ run
@@ -231,27 +248,32 @@ class Study:
         b = self.cfg.budget
         deadline = time.time() + b.time_s if b.time_s else math.inf
         self._executor = make_executor(self.cfg.executor.kind, self.cfg.executor.workers)
-        rejected_streak, last_reason = 0, ""
+        rejected_streak, duplicates, last_reason = 0, 0, ""
         try:
             self._recount()
             self._notify()
             while self.status.evaluated < b.trials and time.time() < deadline:
-                n = min(b.batch, b.trials - self.status.evaluated)
+                # as the original run asked: trials stored after the snapshot are part of this (re-asked) batch
+                pending = sum(_counts(t) for t in self._pending)
+                n = min(b.batch, b.trials - (self.status.evaluated - pending))
                 told = self._batch(self.strategy.ask(n))
                 self.strategy.tell(told)
                 self.storage.save_state({"strategy": self.strategy.state_dict(), "next_number": self.next_number})
                 for t in told:
                     if t.state is TrialState.INFEASIBLE or t.info.get("duplicate_of") is not None:
                         rejected_streak += 1
+                        duplicates += t.info.get("duplicate_of") is not None
                         last_reason = str(t.info.get("reason", "duplicate sample"))
                     else:
-                        rejected_streak = 0
+                        rejected_streak, duplicates = 0, 0
                 self._recount()
                 self._notify()
                 if rejected_streak >= b.max_rejected:
+                    why = "nothing in the space seems to satisfy the constraints" if not duplicates else \
+                        (f"{duplicates} were duplicates of evaluated designs: the strategy finds no new feasible "
+                         "designs (a small space is exhausted, or the constraints leave little of it)")
                     self.status.message = (f"stopped: {rejected_streak} consecutive samples were rejected "
-                                           f"(last: {last_reason}); nothing in the space seems to satisfy the "
-                                           "constraints")
+                                           f"(last: {last_reason}); {why}")
                     raise ConfigError(self.status.message)
         finally:
             self._executor.shutdown()

@@ -1,0 +1,420 @@
+"""The study loop on tiny real problems (sklearn digits, a one-conv CNN, one training epoch): determinism,
+constraints checked before training, unsatisfiable constraints, failed evaluations, successive halving,
+formulations, storage and resume after a real ``kill -9``."""
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+import imcnas.search.study as study_mod
+from imcnas.cli import app
+from imcnas.config import config_from_dict
+from imcnas.errors import ConfigError
+from imcnas.search.storage import StudyStorage, storage_url
+from imcnas.search.study import Study
+from imcnas.search.trial import Trial, TrialState
+
+ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+
+# a small space: one conv, width and hidden layer, crossbar rows and weight bits (24 designs)
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 3,
+    "data": {"dataset": "digits"},
+    "model": {"family": "cnn"},
+    "hardware": "pcm-14nm",
+    "space": {"family_defaults": False, "params": {
+        "arch.convs": {"choice": [1]},
+        "arch.width": {"choice": [4, 8]},
+        "arch.fc": {"choice": [0, 16]},
+        "hw.crossbar.rows": {"choice": [64, 128, 256]},
+        "bits.weights": {"choice": [4, 8]},
+    }},
+    "objectives": [{"name": "accuracy", "time": "1d"}, "energy_pj"],
+    "strategy": {"name": "random"},
+    "budget": {"trials": 4, "batch": 2},
+    "training": {"epochs": 1, "hwa": False, "lr": 0.01, "batch_size": 64, "device": "cpu"},
+    "evaluation": {"times": ["1d"], "repeats": 1},
+    "save_weights": False,
+}
+
+
+def tiny(**changes: Any) -> dict[str, Any]:
+    """TINY with ``section__field=value`` changes (``budget__trials=8``) or whole sections (``fidelity={...}``)."""
+    d = copy.deepcopy(TINY)
+    for key, value in changes.items():
+        *head, last = key.split("__")
+        cur = d
+        for k in head:
+            cur = cur.setdefault(k, {})
+        cur[last] = value
+    return d
+
+
+def run_study(d: dict[str, Any], out: Path) -> list[Trial]:
+    Study(config_from_dict(d), out).run()
+    return StudyStorage(storage_url(out)).trials()
+
+
+def summary(trials: list[Trial]) -> list[tuple]:
+    return [(t.number, t.sample, t.state, dict(t.values), t.info.get("duplicate_of")) for t in trials]
+
+
+def counted(trials: list[Trial]) -> int:
+    """Trials that count towards the budget (evaluated, not duplicates or rejected samples)."""
+    return sum(t.state in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED)
+               and t.info.get("duplicate_of") is None for t in trials)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks train much faster with one torch thread, above all on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
+    """(trial number, fidelity) of every expensive evaluation the study runs (in-process executor)."""
+    calls: list[tuple[int, str]] = []
+    real = study_mod.run_task
+
+    def counting(task):
+        calls.append((task.number, task.fidelity))
+        return real(task)
+
+    monkeypatch.setattr(study_mod, "run_task", counting)
+    return calls
+
+
+# ------------------------------------------------------------------------------------------------- determinism
+def test_same_seed_and_config_give_the_same_trials(tmp_path: Path) -> None:
+    d = tiny(budget__trials=4, budget__batch=2)
+    a = run_study(d, tmp_path / "a")
+    b = run_study(d, tmp_path / "b")
+    assert counted(a) == 4
+    assert [t.number for t in a] == list(range(len(a)))
+    assert summary(a) == summary(b)
+    other = Study(config_from_dict(tiny(seed=4)), tmp_path / "c").strategy.ask(4)
+    assert other != [t.sample for t in a[:4]]
+
+
+# ------------------------------------------------------------------------------------------------- constraints
+def test_constraints_are_checked_before_any_training(tmp_path: Path, evaluations: list) -> None:
+    # area (pcm-14nm, these networks): about 0.34 mm^2 with 64 crossbar rows, 0.47 or more with 128 or 256
+    trials = run_study(tiny(constraints=["area_mm2 <= 0.4"], budget__trials=3, budget__batch=3), tmp_path)
+    infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE]
+    complete = [t for t in trials if t.state is TrialState.COMPLETE and t.info.get("duplicate_of") is None]
+    assert infeasible and len(complete) == 3
+    for t in infeasible:
+        assert t.sample["hw.crossbar.rows"] > 64
+        assert "area_mm2 <= 0.4" in t.info["reason"] and t.info["stage"] == "constraints"
+        assert t.values["area_mm2"] > 0.4  # the cost model ran ...
+        assert "accuracy" not in t.values  # ... the training did not
+        assert "fidelity" not in t.info and "elapsed_s" not in t.info
+    for t in complete:
+        assert t.sample["hw.crossbar.rows"] == 64 and t.values["area_mm2"] <= 0.4
+        assert t.info["fidelity"] == "full" and "accuracy" in t.values
+    assert sorted(n for n, _ in evaluations) == sorted(t.number for t in complete)
+
+
+def test_unsatisfiable_constraints_stop_the_search_with_a_message(tmp_path: Path, evaluations: list) -> None:
+    d = tiny(constraints=["area_mm2 <= 0.001"], budget__trials=4, budget__batch=2, budget__max_rejected=3)
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"stopped: 4 consecutive samples were rejected \(last: violates "
+                                          r"area_mm2 <= 0.001 \(is [0-9.]+\)\); nothing in the space seems"):
+        Study(config_from_dict(d), tmp_path).run()
+    assert time.perf_counter() - start < 30
+    assert evaluations == []
+    stored = StudyStorage(storage_url(tmp_path)).trials()
+    assert len(stored) == 4 and all(t.state is TrialState.INFEASIBLE for t in stored)
+
+
+def test_an_exhausted_space_stops_the_search_with_a_message(tmp_path: Path) -> None:
+    d = tiny(budget__trials=4, budget__batch=2, budget__max_rejected=4)
+    d["space"]["params"] = {"arch.convs": {"choice": [1]}, "arch.width": {"choice": [4, 8]}}  # two designs
+    with pytest.raises(ConfigError, match=r"consecutive samples were rejected \(last: duplicate sample\); \d+ were "
+                                          "duplicates of evaluated designs"):
+        Study(config_from_dict(d), tmp_path).run()
+    stored = StudyStorage(storage_url(tmp_path)).trials()
+    assert counted(stored) == 2 and len(stored) >= 6
+
+
+def test_unsatisfiable_constraints_end_the_cli_with_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(tiny(constraints=["area_mm2 <= 0.001"], budget__max_rejected=2)))
+    result = CliRunner().invoke(app, ["search", str(cfg), "--out", str(tmp_path / "run"), "-q"], env=ENV)
+    assert result.exit_code == 2, result.output
+    msg = result.stderr.strip()
+    assert "\n" not in msg and "consecutive samples were rejected" in msg and "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------------------------- failed trials
+def test_failed_evaluations_are_recorded_and_the_search_goes_on(tmp_path: Path) -> None:
+    # lr 1e9 makes training diverge; an even kernel cannot be built
+    d = tiny(budget__trials=8, budget__batch=4)
+    d["space"]["params"].update({"train.lr": {"choice": [0.01, 1e9]}, "arch.kernel": {"choice": [3, 4]}})
+    trials = run_study(d, tmp_path)
+    assert counted(trials) == 8
+    states = {t.state for t in trials}
+    assert TrialState.FAILED in states and TrialState.COMPLETE in states
+    diverged = build_failed = 0
+    for t in trials:
+        if t.sample["arch.kernel"] == 4:
+            assert t.state is TrialState.FAILED and t.info["stage"] == "build"
+            assert "arch.kernel" in t.info["reason"] and "odd" in t.info["reason"]
+            build_failed += 1
+        elif t.sample["train.lr"] > 1:
+            assert t.state is TrialState.FAILED and t.info["fidelity"] == "full"
+            assert "diverged" in t.info["reason"] or "loss became" in t.info["reason"]
+            assert "accuracy" not in t.values
+            diverged += 1
+        else:
+            assert t.state is TrialState.COMPLETE
+    assert diverged and build_failed
+    # optuna sees FAIL trials (the dashboard shows them) with the imcnas record and its reason
+    study = optuna.load_study(study_name="imcnas", storage=storage_url(tmp_path))
+    fails = [t for t in study.trials if t.state is optuna.trial.TrialState.FAIL]
+    assert len(fails) == diverged + build_failed
+    assert all(t.user_attrs["imcnas"]["info"]["reason"] for t in fails)
+
+
+# ------------------------------------------------------------------------------------------------- fidelities
+def test_successive_halving_prunes_at_low_fidelity_and_records_it(tmp_path: Path, evaluations: list) -> None:
+    d = tiny(fidelity={"kind": "successive_halving", "eta": 2, "short_epochs": 1}, budget__trials=8,
+             budget__batch=4, training__epochs=2)
+    trials = run_study(d, tmp_path)
+    assert counted(trials) == 8
+    assert len(trials) == 8 and all(t.info.get("duplicate_of") is None for t in trials)  # (this seed: no repeats)
+    fid = {t.number: t.info["fidelity"] for t in trials}
+    for bracket in (range(0, 4), range(4, 8)):  # 4 at proxy, best 2 trained short, best 1 trained fully
+        got = sorted(fid[n] for n in bracket)
+        assert got == ["full", "proxy", "proxy", "short"], got
+    for t in trials:
+        if t.info["fidelity"] == "full":
+            assert t.state is TrialState.COMPLETE and "accuracy" in t.values
+        else:
+            assert t.state is TrialState.PRUNED
+        if t.info["fidelity"] == "proxy":
+            assert "proxy" in t.values and "accuracy" not in t.values
+        if t.info["fidelity"] == "short":
+            assert "accuracy" in t.values
+    # each rung evaluates only the survivors of the one below
+    assert sorted(f for _, f in evaluations) == ["full"] * 2 + ["proxy"] * 8 + ["short"] * 4
+    for n, f in evaluations:
+        assert {"proxy": 0, "short": 1, "full": 2}[f] <= {"proxy": 0, "short": 1, "full": 2}[fid[n]]
+
+
+def test_proxy_fidelity_with_the_proxy_objective(tmp_path: Path, evaluations: list) -> None:
+    trials = run_study(tiny(fidelity={"kind": "proxy"}, objectives=["proxy", "energy_pj"]), tmp_path)
+    assert counted(trials) == 4
+    assert all(t.state is TrialState.COMPLETE and t.info["fidelity"] == "proxy" and "proxy" in t.values
+               and "accuracy" not in t.values for t in trials)
+    assert {f for _, f in evaluations} == {"proxy"}
+
+
+def test_accuracy_needs_training(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="fidelity.kind: 'proxy' trains nothing, so objective 'accuracy' is "
+                                          "unavailable"):
+        Study(config_from_dict(tiny(fidelity={"kind": "proxy"})), tmp_path / "a")
+    with pytest.raises(ConfigError, match="'proxy' needs fidelity.kind: proxy"):
+        Study(config_from_dict(tiny(objectives=["proxy", "energy_pj"])), tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# ----------------------------------------------------------------------------------------------- formulations
+def test_scalar_formulation_stores_a_score(tmp_path: Path) -> None:
+    d = tiny(formulation={"kind": "scalar", "weights": [1.0, 0.5], "scales": [100.0, 1e4]},
+             constraints=["area_mm2 <= 0.5"])
+    trials = run_study(d, tmp_path)
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert complete
+    for t in complete:
+        assert t.values["score"] == pytest.approx(t.values["accuracy"] / 100 - 0.5 * t.values["energy_pj"] / 1e4)
+    study = optuna.load_study(study_name="imcnas", storage=storage_url(tmp_path))
+    assert study.directions == [optuna.study.StudyDirection.MAXIMIZE]
+    assert sorted(t.values[0] for t in study.trials if t.state is optuna.trial.TrialState.COMPLETE) == \
+        pytest.approx(sorted(t.values["score"] for t in complete))
+
+
+def test_mnas_formulation_stores_a_score(tmp_path: Path) -> None:
+    trials = run_study(tiny(formulation={"kind": "mnas", "target": 3000.0}, budget__trials=2), tmp_path)
+    for t in trials:
+        assert t.values["score"] == pytest.approx(t.values["accuracy"] * (t.values["energy_pj"] / 3000) ** -0.07)
+
+
+# ------------------------------------------------------------------------------------------------------ storage
+def test_any_sqlalchemy_url_holds_the_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    Study(config_from_dict(tiny(storage=url, budget__trials=2)), tmp_path / "out").run()
+    assert not (tmp_path / "out" / "study.db").exists()
+    study = optuna.load_study(study_name="imcnas", storage=url)  # what optuna-dashboard opens
+    assert len(study.trials) >= 2
+    assert [t.number for t in StudyStorage(url).trials()] == list(range(len(study.trials)))
+
+
+def test_strategy_errors_leave_no_study_behind(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown option 'bogus'"):
+        Study(config_from_dict(tiny(strategy={"name": "random", "options": {"bogus": 1}})), tmp_path)
+    assert not (tmp_path / "study.db").exists()
+    Study(config_from_dict(tiny(budget__trials=1)), tmp_path).run()  # the folder is still usable
+
+
+# ------------------------------------------------------------------------------------------------------- resume
+WIDER = {"arch.width": {"choice": [4, 6, 8]}, "arch.fc": {"choice": [0, 8, 16]},
+         "bits.weights": {"choice": [4, 6, 8]}, "bits.inputs": {"choice": [4, 8]}}  # 162 designs
+
+
+def _resume_config(tmp_path: Path, **changes: Any) -> tuple[Path, dict[str, Any]]:
+    d = tiny(strategy={"name": "nsga2", "options": {"pop_size": 8}}, **changes)
+    d["space"]["params"].update(WIDER)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))  # the order of space.params is the order of sampling
+    return path, d
+
+
+def _count_rows(out: Path) -> int:
+    """Trials in the SQLite file, read-only (optuna's RDBStorage would create the schema the writer is creating)."""
+    db = out / "study.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return int(con.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_resume_after_a_real_kill(tmp_path: Path, evaluations: list) -> None:
+    cfg, d = _resume_config(tmp_path, budget__trials=12, budget__batch=4, training__epochs=3)
+    out = tmp_path / "run"
+    env = {**os.environ, **ENV, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "imcnas.cli", "search", str(cfg), "--out", str(out), "-q"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if _count_rows(out) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, ("the search ended before it could be killed", proc.communicate())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = StudyStorage(storage_url(out)).trials()  # everything that made it to the storage before the kill
+    assert 2 <= counted(before) < 12
+
+    # the same command with --resume (in this process: one interpreter start-up less)
+    res = CliRunner().invoke(app, [*cmd[3:], "--resume"], env=ENV)
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "Pareto front" in res.stdout
+    after = StudyStorage(storage_url(out)).trials()
+    assert [t.number for t in after] == list(range(len(after)))  # no gaps, no duplicates
+    assert counted(after) == 12
+    by_number = {t.number: t for t in after}
+    for t in before:  # nothing finished was lost or changed ...
+        assert by_number[t.number] == t
+    assert not {n for n, _ in evaluations} & {t.number for t in before}  # ... or evaluated again
+    assert {n for n, _ in evaluations} == {t.number for t in after if t.number >= len(before)
+                                           and t.info.get("duplicate_of") is None}
+
+    # the same trials as a run that was never interrupted (sequential mode is deterministic)
+    whole = run_study(d, tmp_path / "whole")
+    assert [(t.number, t.sample, t.state, t.info.get("duplicate_of")) for t in after] == \
+        [(t.number, t.sample, t.state, t.info.get("duplicate_of")) for t in whole]
+    for a, w in zip(after, whole):
+        assert dict(a.values) == pytest.approx(dict(w.values), rel=1e-4)
+
+
+class _Crash(BaseException):
+    """Stands in for the process dying (not an Exception, so nothing on the way catches it)."""
+
+
+CRASHES = {
+    # (strategy, pop_size, batch, budget, arch.width choices, the crash comes after this many stored trials)
+    # nsga2 in batches of 3, the crash in the first batch (no snapshot yet)
+    "nsga2-first": ("nsga2", 6, 3, 7, [4, 8, 12], 1),
+    # the last batch of a generation-based strategy is cut short (after a snapshot): it is re-asked whole
+    "nsga2-last": ("nsga2", 4, 4, 8, [4, 8, 12], 5),
+    # two designs in a batch of 4: duplicates inside the batch, evaluated like any sample there
+    "random-dup": ("random", None, 4, 4, None, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(CRASHES))
+def test_resume_after_a_crash_in_the_middle_of_a_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       evaluations: list, case: str) -> None:
+    strategy, pop, batch, budget, widths, saves = CRASHES[case]
+    d = tiny(strategy={"name": strategy, "options": {"pop_size": pop} if pop else {}}, budget__trials=budget,
+             budget__batch=batch)
+    if widths:
+        d["space"]["params"]["arch.width"] = {"choice": widths}
+    else:  # two designs
+        d["space"]["params"] = {"arch.convs": {"choice": [1]}, "arch.width": {"choice": [4, 8]}}
+    whole = run_study(d, tmp_path / "whole")
+    evaluations.clear()
+
+    real_save = StudyStorage.save
+    count = {"n": 0}
+
+    def crashing_save(self, trial, space):
+        if count["n"] == saves:
+            raise _Crash
+        count["n"] += 1
+        real_save(self, trial, space)
+
+    monkeypatch.setattr(StudyStorage, "save", crashing_save)
+    out = tmp_path / "run"
+    with pytest.raises(_Crash):
+        Study(config_from_dict(d), out).run()
+    monkeypatch.setattr(StudyStorage, "save", real_save)
+    before = StudyStorage(storage_url(out)).trials()
+    assert len(before) == saves
+    first = {n for n, _ in evaluations}
+    evaluations.clear()
+
+    Study(config_from_dict(d), out, resume=True).run()
+    after = StudyStorage(storage_url(out)).trials()
+    assert summary(after) == summary(whole)
+    assert {t.number: t for t in after if t.number < saves} == {t.number: t for t in before}
+    assert not {n for n, _ in evaluations} & {t.number for t in before}  # nothing stored is evaluated again
+    assert first | {n for n, _ in evaluations} >= {t.number for t in whole if "fidelity" in t.info
+                                                   and t.info.get("duplicate_of") is None}
+
+
+def test_an_existing_study_needs_resume_and_the_same_config(tmp_path: Path) -> None:
+    cfg, _ = _resume_config(tmp_path, budget__trials=2)
+    out = tmp_path / "run"
+    runner = CliRunner()
+    base = ["search", str(cfg), "--out", str(out), "-q"]
+    assert runner.invoke(app, base, env=ENV).exit_code == 0
+    again = runner.invoke(app, base, env=ENV)
+    assert again.exit_code == 2 and "Traceback" not in again.output
+    msg = again.stderr.strip()
+    assert "\n" not in msg and "already holds a study" in msg and "--resume" in msg
+    other = runner.invoke(app, [*base, "--resume", "--set", "training.epochs=2"], env=ENV)
+    assert other.exit_code == 2 and "Traceback" not in other.output
+    msg = other.stderr.strip()
+    assert "\n" not in msg and "different config" in msg and "training" in msg
+    same = runner.invoke(app, [*base, "--resume"], env=ENV)  # nothing left to do: the budget is spent
+    assert same.exit_code == 0, same.output
+    assert counted(StudyStorage(storage_url(out)).trials()) == 2
