@@ -243,7 +243,8 @@ def summarise(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         a = np.mean([len(r["ask_ratio"]) for r in rs])
         L.append(f"| {_label(n)} | " + " | ".join(cells) + f" | {d:,.0f} / {a:,.0f} | "
                  f"{np.mean([r['seconds'] for r in rs]):.1f} |")
-    L.append("\n(k/n): only k of the n seeds got that far; — : none did.\n")
+    L.append("\n(k/n): only k of the n seeds got that far; — : none did. Seconds are wall time per run with "
+             f"{meta['jobs']} runs sharing the machine at once.\n")
 
     L.append("## HV ratio versus samples asked (repeats counted)\n")
     L.append("| strategy | " + " | ".join(f"{c:,}" for c in cols) + " |")
@@ -291,8 +292,16 @@ def _describe(n: str, by: dict, fast_budget: int, goal_rows: dict) -> str:
         return f"{_label(n)} {cell}{reach}"
     distinct = [len(r["ratio"]) for r in rs]
     asked = [len(r["ask_ratio"]) for r in rs]
-    why = "capped" if n in SLOW else "stopped re-asking known designs"
-    return (f"{_label(n)} {why} at {_span(distinct)} distinct designs ({_span(asked)} asked), final HV ratio "
+    capped = all(len(r["ask_ratio"]) >= r["max_asks"] for r in rs if len(r["ratio"]) < fast_budget)
+    if n in SLOW:
+        why = f"was capped at {_span(asked)} samples asked, which held only {_span(distinct)} distinct designs"
+    elif capped:
+        why = (f"re-asks known designs: its runs hit the cap of {_span(asked)} samples asked with only "
+               f"{_span(distinct)} distinct designs")
+    else:
+        why = (f"converged: its runs stopped after {PATIENCE:,} samples in a row without a new design, at "
+               f"{_span(distinct)} distinct designs ({_span(asked)} asked)")
+    return (f"{_label(n)} {why}; final HV ratio "
             f"{_fmt_cell([r['ratio'][-1] if r['ratio'] else 0.0 for r in rs])}{reach}")
 
 
