@@ -4,42 +4,31 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
     TimeRemainingColumn
 from rich.table import Table
 
+from imcnas.analysis.indicators import front_hypervolume
+from imcnas.analysis.pareto import as_matrix, complete_trials, front_trials
 from imcnas.search.objectives import Metric
 from imcnas.search.study import StudyStatus
-from imcnas.search.trial import Trial, TrialState
+from imcnas.search.trial import Trial
 
 
-def _front(trials: Sequence[Trial], metrics: Sequence[Metric]) -> tuple[list[Trial], np.ndarray]:
-    done = [t for t in trials if t.state is TrialState.COMPLETE and t.info.get("duplicate_of") is None
-            and all(m.key in t.values for m in metrics)]
-    if not done:
-        return [], np.zeros((0, len(metrics)))
-    pts = np.array([[t.values[m.key] * (1 if m.minimize else -1) for m in metrics] for t in done])
-    keep = np.ones(len(done), dtype=bool)
-    for i in range(len(done)):
-        dominated = np.all(pts <= pts[i], axis=1) & np.any(pts < pts[i], axis=1)
-        keep[i] = not dominated.any()
-    return [t for t, k in zip(done, keep) if k], pts
+def _front(trials: Sequence[Trial], metrics: Sequence[Metric]) -> list[Trial]:
+    """The front without duplicate-sample records (they repeat an earlier trial's values)."""
+    return [t for t in front_trials(trials, metrics) if t.info.get("duplicate_of") is None]
 
 
 def current_hv(trials: Sequence[Trial], metrics: Sequence[Metric]) -> float:
     """Hypervolume of the current front, objectives min-max normalised over the complete trials, reference
     point 1.1 in every normalised objective (so it lies in [0, 1.1^m])."""
-    from pymoo.indicators.hv import HV
-
-    front, pts = _front(trials, metrics)
-    if not front:
+    done = complete_trials(trials, metrics)
+    if not done:
         return 0.0
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    fpts = np.array([[t.values[m.key] * (1 if m.minimize else -1) for m in metrics] for t in front])
-    return float(HV(ref_point=np.full(len(metrics), 1.1))((fpts - lo) / span))
+    pts = as_matrix(done, metrics)
+    return front_hypervolume(done, metrics, ref=[1.1] * len(metrics), bounds=(pts.min(axis=0), pts.max(axis=0)))
 
 
 class SearchDisplay:
@@ -72,7 +61,7 @@ class SearchDisplay:
 
 def front_table(trials: Sequence[Trial], metrics: Sequence[Metric], limit: int = 20) -> Table:
     """The Pareto front as a table: trial, objectives, area, and the sample."""
-    front, _ = _front(trials, metrics)
+    front = _front(trials, metrics)
     front.sort(key=lambda t: t.values[metrics[0].key] * (1 if metrics[0].minimize else -1))
     table = Table(title=f"Pareto front ({len(front)} designs)")
     table.add_column("trial", justify="right")
