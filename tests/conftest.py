@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 import pytest
+from typer.testing import CliRunner
 
 from imcnas.hardware import Chip, load_chip
 from imcnas.workload.ops import Op, OpKind, Workload
@@ -39,3 +40,40 @@ def chip() -> Callable[..., Chip]:
         return load_chip(preset, ["mapping.duplication=1", "hierarchy.tiles=auto", *overrides])
 
     return build
+
+
+# ------------------------------------------------------------------------------------------------ CLI helpers
+CLI_ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+_runner = CliRunner()
+
+
+def run_cli(*args: str):
+    """Invoke the imcnas CLI in-process with a wide, colourless terminal."""
+    from imcnas.cli import app
+
+    return _runner.invoke(app, list(args), env=CLI_ENV)
+
+
+def assert_user_error(result, *needles: str, quiet_stdout: bool = False) -> str:
+    """Exit code 2, one line on stderr that contains every needle, no traceback (and, when asked, nothing on
+    stdout)."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    msg = result.stderr.strip()
+    assert msg.startswith("error:") and "\n" not in msg, repr(msg)
+    for needle in needles:
+        assert needle in msg, (needle, msg)
+    if quiet_stdout:
+        assert result.stdout == ""
+    return msg
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny networks train much faster with one torch thread, above all on a loaded machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

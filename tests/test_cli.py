@@ -7,32 +7,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from imcnas.cli import app
+from tests.conftest import CLI_ENV, assert_user_error as _assert_user_error, run_cli
 from imcnas.hardware import list_presets, load_chip
 from imcnas.workload.zoo import list_models
 
 REPORT_KEYS = ("energy_pj", "latency_ns", "area_mm2", "tops", "tops_per_w", "tops_per_mm2")
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 
-runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), env=ENV)
+    return run_cli(*args)
 
 
 def assert_user_error(result, *needles: str) -> str:
-    """Exit code 2, one line on stderr that contains every needle, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    msg = result.stderr.strip()
-    assert msg.startswith("error:") and "\n" not in msg, repr(msg)
-    for needle in needles:
-        assert needle in msg, (needle, msg)
-    assert result.stdout == ""
-    return msg
+    return _assert_user_error(result, *needles, quiet_stdout=True)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +200,7 @@ def test_error_text_is_printed_verbatim(model_file: Path, spec: str, needle: str
 # ------------------------------------------------------------------------------------------------ real process
 def test_real_process_exit_code_and_no_traceback() -> None:
     proc = subprocess.run([sys.executable, "-m", "imcnas.cli", "estimate", "vgg8-cifar", "--set", "adc.bitz=4"],
-                          capture_output=True, text=True, timeout=120, env={**_base_env(), **ENV})
+                          capture_output=True, text=True, timeout=120, env={**_base_env(), **CLI_ENV})
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     msg = proc.stderr.strip()

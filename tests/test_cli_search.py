@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from typer.testing import CliRunner
 
-from imcnas.cli import app
+from tests.conftest import assert_user_error, run_cli
 from imcnas.config import load_config
 from imcnas.search.storage import StudyStorage, storage_url
 
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 TINY = {
     "name": "tiny-cli",
     "seed": 5,
@@ -30,30 +28,11 @@ TINY = {
     "evaluation": {"times": ["1d"], "repeats": 1},
 }
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args), env=ENV)
-
-
-def assert_user_error(result, *needles: str) -> str:
-    """Exit code 2, one line on stderr that contains every needle, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    msg = result.stderr.strip()
-    assert msg.startswith("error:") and "\n" not in msg, repr(msg)
-    for needle in needles:
-        assert needle in msg, (needle, msg)
-    return msg
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")

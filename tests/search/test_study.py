@@ -27,7 +27,7 @@ from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.study import Study
 from imcnas.search.trial import Trial, TrialState
 
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+from tests.conftest import CLI_ENV as ENV
 
 # a small space: one conv, width and hidden layer, crossbar rows and weight bits (24 designs)
 TINY: dict[str, Any] = {
@@ -79,13 +79,7 @@ def counted(trials: list[Trial]) -> int:
                and t.info.get("duplicate_of") is None for t in trials)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks train much faster with one torch thread, above all on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()
