@@ -23,7 +23,8 @@ from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS
 from imcnas.search.objectives import metric
 from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.trial import Trial, TrialState
-from imcnas.space.params import Choice, Float, Int, SearchSpace
+from imcnas.space.params import Choice, Float, Int
+from imcnas.space.searchspace import SearchSpace
 
 INPUT_SHAPE, CLASSES = (1, 8, 8), 3
 CONFIG = {"objectives": ["accuracy", "energy"], "data": {"dataset": "digits"}, "model": {"family": "tiny"},

@@ -31,7 +31,8 @@ import numpy as np
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, estimate_batch, load_chip
 from imcnas.space.families.nb201 import OPS, cell_signature, nb201_workload, to_op_indices
-from imcnas.space.params import Choice, SearchSpace
+from imcnas.space.params import Choice
+from imcnas.space.searchspace import SearchSpace
 
 __all__ = ["AnalogNASProblem", "COST_OBJECTIVES", "DRIFT_METRICS", "OBJECTIVES", "load_bench_accuracy",
            "nondominated_mask"]

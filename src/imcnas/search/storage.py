@@ -20,7 +20,8 @@ from optuna.trial import TrialState as OptunaState
 
 from imcnas.errors import ConfigError
 from imcnas.search.trial import Objective, Trial, TrialState
-from imcnas.space.params import Choice, Float, Int, SearchSpace
+from imcnas.space.params import Choice, Float, Int
+from imcnas.space.searchspace import SearchSpace
 
 DB_FILE = "study.db"
 STUDY_NAME = "imcnas"

@@ -42,7 +42,8 @@ import numpy as np
 from imcnas.search.strategies.base import Strategy, nondominated_rank
 from imcnas.search.trial import Objective, Sample, Trial, TrialState
 from imcnas.space.constraints import Constraint
-from imcnas.space.params import Choice, Float, Int, SearchSpace
+from imcnas.space.params import Choice, Float, Int
+from imcnas.space.searchspace import SearchSpace
 
 BUDGET = 600
 BATCH = 20

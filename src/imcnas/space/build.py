@@ -27,7 +27,7 @@ from imcnas.config import ExperimentConfig
 from imcnas.errors import ConfigError, ImcnasError
 from imcnas.hardware.spec import Chip, load_chip
 from imcnas.space.families import build_model, get_family
-from imcnas.space.params import SearchSpace
+from imcnas.space.searchspace import SearchSpace
 
 PREFIXES = ("arch.", "hw.", "bits.", "prune.", "train.")
 _CROSSBAR = (nn.Conv1d, nn.Conv2d, nn.Linear)

@@ -19,7 +19,8 @@ import numpy as np
 
 from imcnas.errors import ConfigError
 from imcnas.search.trial import Objective, Sample, Trial
-from imcnas.space.params import Choice, SearchSpace
+from imcnas.space.params import Choice
+from imcnas.space.searchspace import SearchSpace
 
 STATE_VERSION = 1
 

@@ -23,7 +23,8 @@ from imcnas.errors import ConfigError
 from imcnas.search.strategies.base import (Strategy, crowding_distance, mutate, nondominated_rank, rng_state,
                                            sample_key, select_best, set_rng_state)
 from imcnas.search.trial import Sample, Trial
-from imcnas.space.params import Choice, SearchSpace
+from imcnas.space.params import Choice
+from imcnas.space.searchspace import SearchSpace
 
 
 def features(space: SearchSpace, samples: Sequence[Sample]) -> np.ndarray:
