@@ -11,7 +11,6 @@ stuck cells; :func:`set_time` applies drift, read noise and global drift compens
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -21,6 +20,7 @@ from torch import Tensor, nn
 
 from imcnas.accuracy import nonideal as ni
 from imcnas.errors import ConfigError
+from imcnas.hardware.layout import cells_per_weight, check_layout
 from imcnas.hardware.spec import Chip, Noise
 
 SUPPORTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
@@ -53,7 +53,8 @@ def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quant
         if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= FULL_PRECISION_BITS:
             raise ConfigError(f"layer bits: '{key}' must be an integer from 1 to {FULL_PRECISION_BITS}, got {val!r}")
     w_bits = int(o.get("weights", chip.weights.bits))
-    cells = chip.weights.cells_per_weight or math.ceil(w_bits / chip.device.bits_per_cell)
+    cells = cells_per_weight(w_bits, chip.device.bits_per_cell, chip.weights.cells_per_weight)
+    check_layout(w_bits, cells, chip.device.bits_per_cell, chip.device.type, where="layer bits")
     lay = ni.cell_layout(w_bits, cells, chip.device.bits_per_cell, chip.weights.signed)
     return LayerConfig(w_bits=w_bits, in_bits=int(o.get("inputs", chip.inputs.bits)),
                        adc_bits=int(o.get("adc", chip.adc.bits)), rows_per_read=chip.crossbar.active_rows,

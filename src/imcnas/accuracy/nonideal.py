@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from imcnas.hardware.layout import is_sliced
 from imcnas.hardware.spec import Noise
 
 PCM_PROG_COEFF = (0.26348, 1.9650, -1.1731)  # sigma_prog in uS at g_max = 25 uS (Nandakumar 2019)
@@ -62,7 +63,7 @@ class CellLayout:
 def cell_layout(w_bits: int, cells: int, bits_per_cell: int, signed: str) -> CellLayout:
     """The layout the cost model prices: ``cells`` cells of ``bits_per_cell`` bits per side."""
     levels = 2**w_bits - 1
-    if cells * bits_per_cell >= w_bits and cells > 1:
+    if cells > 1 and is_sliced(w_bits, cells, bits_per_cell):
         return CellLayout(levels, cells, 2**bits_per_cell, 2**bits_per_cell - 1, signed)
     return CellLayout(levels, cells, 1, levels, signed)
 

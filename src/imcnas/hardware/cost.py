@@ -1,7 +1,12 @@
 """The cost model: energy, latency and area of a workload on one chip or on many chips at once.
 
-The event counts (conversions, cell reads, row drives, accumulations, buffer and network bits, digital ops)
-come from the mapping; each is priced by a law in components.py. Everything is numpy over (chips, layers).
+Structure follows NeuroSim V1.4 (chip -> tiles -> PEs -> subarrays, floorplan.py): each subarray has its
+cell array, a sense amplifier / ADC bank shared by ``cols_per_adc`` columns, shift-adders, word-line switch
+matrix, column mux and (non-volatile cells) level shifters; PEs and tiles add adder trees and register-file
+buffers, tiles an H-tree, the chip a global buffer and bus. Components are priced by the laws of
+components.py / sense_amp.py / adc.py on the node's technology table. Event counts follow NeuroSim: one
+subarray read per (output position, input bit) for each distinct weight subarray (copies add speed, not
+energy). Everything is numpy over (chips, layers).
 """
 from __future__ import annotations
 
@@ -10,139 +15,175 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from imcnas.hardware import adc as A
 from imcnas.hardware import components as K
-from imcnas.hardware.mapping import Mapping, map_layers
+from imcnas.hardware import technology as tech
+from imcnas.hardware.floorplan import Floorplan, plan
+from imcnas.hardware.layout import cells_array
 from imcnas.hardware.params import ADC_LAWS, ChipArrays, chip_arrays
+from imcnas.hardware.periphery import Subarray, nominal_rate_hz, subarray
 from imcnas.hardware.spec import Chip
 from imcnas.workload.ops import Workload
 
 ENERGY_COMPONENTS = ("array", "adc", "dac", "accumulation", "buffer", "interconnect", "digital", "leakage")
-AREA_COMPONENTS = ("array", "adc", "dac", "accumulation", "periphery", "buffer", "interconnect", "digital")
-
-
-def _by_law(c: ChipArrays, fn, *args) -> np.ndarray:
-    """Evaluate an ADC law function per chip according to each chip's law index."""
-    out = np.zeros_like(c.adc_bits)
-    for i, law in enumerate(ADC_LAWS):
-        mask = c.adc_law == i
-        if mask.any():
-            out = np.where(mask, fn(law, *args), out)
-    return out
+SRAM_ARRAY_EFFICIENCY = 0.7  # fraction of an SRAM buffer macro that is bit cells (decoders, sense amps: the rest)
+AREA_COMPONENTS = ("array", "adc", "dac", "accumulation", "periphery", "buffer", "interconnect", "digital",
+                   "whitespace")
 
 
 def layer_view(c: ChipArrays, wa: dict[str, np.ndarray]) -> ChipArrays:
     """The chip as each layer sees it: per-layer weight/input bits (``Workload.with_layer_bits``) replace the
-    chip's precision fields with (n, L) arrays. Chip-level hardware (area, ADC count) keeps the chip's own."""
+    chip's precision fields with (n, L) arrays; the cell layout comes from ``layout.cells_array``."""
     w_bits, in_bits = wa.get("w_bits"), wa.get("in_bits")
     if w_bits is None or (np.isnan(w_bits).all() and np.isnan(in_bits).all()):
         return c
     wb = np.where(np.isnan(w_bits)[None, :], c.weight_bits, w_bits[None, :])
-    cells = np.where(np.isnan(w_bits)[None, :], c.cells_per_weight, np.ceil(wb / c.cell_bits))
+    cells = cells_array(wb, c.cell_bits, c.cells_explicit)
     ib = np.where(np.isnan(in_bits)[None, :], c.in_bits, in_bits[None, :])
-    cycles = np.where(c.is_dac, np.ceil(ib / c.dac_bits), ib)
+    cycles = np.where(c.is_pwm, 1.0, np.where(c.is_dac, np.ceil(ib / c.dac_bits), ib))
     return replace(c, weight_bits=wb, cells_per_weight=cells, cols_per_weight=cells * np.where(c.differential, 2, 1),
                    in_bits=ib, in_cycles=cycles)
 
 
+def _by_law(c: ChipArrays, fn, *args) -> np.ndarray:
+    """A stand-alone ADC law per chip (laws other than the sense amp)."""
+    out = np.zeros(np.broadcast_shapes(c.adc_bits.shape, *(np.shape(a) for a in args)))
+    for i, law in enumerate(ADC_LAWS):
+        mask = c.adc_law == i
+        if law != "sense_amp" and mask.any():
+            out = np.where(mask, fn(law, *args), out)
+    return out
+
+
+def clock_ns(c: ChipArrays, sa: Subarray) -> np.ndarray:
+    """Read cycle: beta x (sensing + drivers/mux/encoder in series) for a sense-amp chip; the periphery alone
+    for a stand-alone ADC; never faster than a user's clock cap. (n, 1)"""
+    periphery = K.TIME["periphery_gate_delays"] * K.gate_delay_ns(c.node, c.vdd)
+    sensing = np.where(sa.sense_amp, sa.t_sense_ns, 0.0)
+    t = K.SENSING_DELAY_FACTOR * (sensing + periphery)
+    cap = np.where(c.clock_cap_ghz > 0, 1.0 / np.where(c.clock_cap_ghz > 0, c.clock_cap_ghz, 1.0), 0.0)
+    return np.maximum(t, cap)
+
+
 def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     """Price ``work`` on every chip of ``chip``. Returns arrays: per-layer (n, L) and per-chip (n,) figures."""
-    wa = work.matrix_arrays
-    dt = work.digital_totals
-    c = chip
-    cl = layer_view(chip, wa)  # per-layer precision for the layer-wise counts; ``c`` for chip-level hardware
-    m: Mapping = map_layers(wa["rows"], wa["cols"], wa["groups"], wa["vectors"], cl)
-    R, G, V = wa["rows"][None, :], wa["groups"][None, :], wa["vectors"][None, :]
-    phys_cols = wa["cols"][None, :] * cl.cols_per_weight
+    wa, dt, c = work.matrix_arrays, work.digital_totals, chip
+    cl = layer_view(c, wa)
+    fp: Floorplan = plan(wa["rows"], wa["cols"], wa["groups"], wa["kernel_area"], wa["in_hw"], wa["vectors"], c,
+                         cl.cols_per_weight)
+    sa = subarray(c)
     node, vdd = c.node, c.vdd
-    cyc_ns = 1.0 / c.clock_ghz
-    # ---- mapping-level counts (per inference)
-    weight_cols_total = G * phys_cols * m.row_tiles  # columns read per analog step, all crossbars of a copy
-    conversions = V * cl.in_cycles * m.row_groups * weight_cols_total
-    cell_steps = V * cl.in_cycles * R * G * phys_cols  # cell x analog step pairs
-    drives = V * cl.in_cycles * R * G * m.col_tiles * np.where(c.is_dac, 1.0, c.input_ones)
-    # shift-add accumulator: ADC result shifted over input bits and cell slices, plus carries of the partial
-    # sums it adds up (row groups and row tiles); the area counts the width a crossbar's own row groups need
-    acc_base = c.adc_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
-    acc_bits = acc_base + np.ceil(np.log2(np.maximum(m.row_groups * m.row_tiles, 1.0)))
-    outputs = V * G * wa["cols"][None, :]
-    # ---- per-layer energies (pJ)
-    c_cell = K.cell_capacitance_ff(c.cell_f2, node) * 1e-3  # pF
-    g_avg = c.weight_on / c.r_on + (1 - c.weight_on) / (c.r_on * c.on_off)  # S
-    # energy per cell and step: a cell conducts (or discharges its bit line) only when its input bit is 1;
-    # in the charge domain every cell's capacitor and wiring is switched on every step, whatever the input
-    e_cell = c.input_ones * np.where(c.is_sram, 2 * c_cell * vdd**2,
-                                     c.v_read**2 * g_avg * c.t_read_ns * 1e3 + 2 * c_cell * c.v_read**2)
-    e_cell = np.where(c.charge, (c.cell_cap_ff * 1e-3 + 2 * c_cell) * vdd**2, e_cell)
-    e_adc = _by_law(c, K.adc_energy_pj, c.adc_bits, node, vdd, c.adc_rate_hz)
-    e_adc = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_adc)
-    e_acc = K.add_energy_pj(acc_bits, node, vdd)
-    in_bits = cl.in_bits
-    io_bits = (wa["in_elems"] + wa["out_elems"])[None, :] * in_bits
+    gl = K.gate_load_pj(node, vdd)
+    t_clk = clock_ns(c, sa)
+    V = wa["vectors"][None, :]
+    cyc = cl.in_cycles
+    calls = V * cyc * fp.mapped_subarrays  # subarray reads
+    evals = V * cyc * fp.row_blocks * fp.C * sa.n_add  # column x row-group sensings (conversions)
+    act = np.where(c.is_dac | c.is_pwm, 1.0, c.input_ones)
+    # ---- read energy per layer (pJ)
+    e_conv = np.where(sa.sense_amp, sa.e_sense_pj, 0.0) + _by_law(c, A.adc_energy_pj, c.adc_bits, node,
+                                                                   nominal_rate_hz(c))
+    e_conv = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_conv)
+    # array: word-line charging for every read (NeuroSim); an integrating resistive read (stand-alone ADC)
+    # also conducts V^2 G over its read pulse; a charge-domain cell switches its capacitor every step
+    g_avg = c.weight_on / (1.25 * c.r_on) + (1 - c.weight_on) / (c.r_on * c.on_off + 0.25 * c.r_on)
+    conduct = np.where(sa.sense_amp | c.is_sram, 0.0, c.v_read**2 * g_avg * c.t_read_ns * 1e3)
+    cells_read = V * cyc * fp.row_blocks * fp.C * np.minimum(c.xbar_rows, wa["rows"][None, :])
+    e_cell = np.where(c.charge, (c.cell_cap_ff * 1e-3 + 2 * sa.c_cell_ff * 1e-3) * vdd**2, act * conduct)
     layer_e = {
-        "array": cell_steps * e_cell,
-        "adc": conversions * e_adc,
-        "dac": drives * K.dac_energy_pj(c.dac_bits, vdd),
-        "accumulation": (conversions + outputs * (c.offset | c.differential)) * e_acc,
-        "buffer": io_bits * K.sram_bit_energy_pj(node, vdd),
+        "array": calls * c.cols_per_adc * sa.c_row_ff * 1e-3 * vdd**2 * c.xbar_rows * act + cells_read * e_cell,
+        "adc": evals * e_conv,
     }
-    # ---- area (um^2): chip-level hardware, sized for the chip's own precision
-    acc_base_hw = c.adc_bits + c.in_bits + (c.cells_per_weight - 1) * c.cell_bits
-    f2 = K.f2_um2(node)
-    per_tile = c.xbars_per_pe * c.pes_per_tile
-    tiles = m.total_tiles[:, None]
-    tiles = np.where(c.layer_per_tile, tiles, np.ceil(tiles))
-    tiles_needed = tiles.copy()
-    tiles = np.where(c.fixed_tiles > 0, c.fixed_tiles, tiles)
-    xbars_alloc = tiles * per_tile
-    adcs = xbars_alloc * np.ceil(c.xbar_cols / c.cols_per_adc)
-    embed_bits = dt["embed_weights"] * c.weight_bits
+    # row drivers: switch matrix (+ level-shifted 1T1R gates), column mux; DAC or pulse-width drivers
+    drives = V * cyc * fp.row_blocks * np.minimum(c.xbar_rows, wa["rows"][None, :]) * np.ceil(fp.C / c.xbar_cols)
+    e_drive = np.where(c.is_dac, K.dac_energy_pj(c.dac_bits, vdd), 0.0) + np.where(
+        c.is_pwm, K.pwm_energy_pj(cl.in_bits, node, vdd), 0.0)
+    layer_e["dac"] = (calls * c.cols_per_adc * c.xbar_rows * (act * sa.e_row_drive_pj + K.dff_energy_pj(1, node, vdd, 1.0))
+                      + calls * c.xbar_cols * sa.e_mux_col_pj + drives * e_drive)
+    # shift-add and partial-sum accumulation
+    acc_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
+    per_call_adds = sa.n_adc * (c.cols_per_adc * (sa.n_add - 1) * sa.adder_bits
+                                + c.cols_per_adc * (cl.cells_per_weight > 1) * sa.adder_bits
+                                + np.floor(c.cols_per_adc / cl.cells_per_weight) * (sa.adder_bits + cl.cells_per_weight))
+    outputs = V * fp.C / cl.cols_per_weight
+    tree_adds = outputs * np.maximum(fp.row_blocks - 1, 0.0)
+    layer_e["accumulation"] = (calls * (K.adder_energy_pj(per_call_adds, node, vdd) + K.dff_energy_pj(per_call_adds, node, vdd))
+                               + tree_adds * K.adder_energy_pj(acc_bits + 1, node, vdd))
+    # ---- area (um^2), chip-level hardware sized for the chip's own precision
+    ag = K.gate_area(node)
+    n_sub = fp.subarrays_allocated(c)
+    tree = fp.tree_bits(c, sa.out_bits) * K.AREA_GATES["adder_bit"] * ag
+    regs = fp.register_bits(c, sa.out_bits, wa["in_elems"]) * K.AREA_GATES["dff_bit"] * ag
+    sram_buf = c.tile_sram * fp.chip_tiles(c)[:, None] * c.buffer_kb * 8192 * tech.sram_cell_f2(node) \
+        * (node * 1e-3) ** 2 / SRAM_ARRAY_EFFICIENCY
     area = {
-        "array": xbars_alloc * c.xbar_rows * c.xbar_cols * c.cell_f2 * f2,
-        "adc": adcs * np.where(c.adc_area_um2 > 0, c.adc_area_um2,
-                               _by_law(c, K.adc_area_um2, c.adc_bits, node, c.adc_rate_hz)),
-        "dac": xbars_alloc * c.xbar_rows * K.dac_area_um2(c.dac_bits, node),
-        "accumulation": adcs * (acc_base_hw + np.log2(np.maximum(c.xbar_rows / c.active_rows, 1.0)))
-                        * K.ACCUMULATOR_F2_PER_BIT * f2,
-        "periphery": xbars_alloc * (c.xbar_rows + c.xbar_cols) * K.PERIPHERY_F2_PER_LINE * f2,
-        "buffer": K.sram_buffer_area_um2(tiles * c.buffer_kb * 8192 + embed_bits, node),
-        "interconnect": tiles * K.ROUTER_UM2_PER_TILE_32NM * K.area_scale(node, 32.0),
-        "digital": c.lanes * K.DIGITAL_LANE_F2 * f2,
+        "array": n_sub * sa.area_array_um2,
+        "adc": n_sub * sa.area["adc"],
+        "dac": n_sub * sa.area["dac"],
+        "accumulation": n_sub * sa.area["accumulation"] + tree,
+        "periphery": n_sub * sa.area["periphery"],
+        "buffer": regs + sram_buf,
+        "digital": c.lanes * K.mac_lane_area_um2(c.digital_bits, node),
+        "whitespace": n_sub * sa.area_slack_um2,
     }
-    area_um2 = sum(area.values())
-    wire_mm = np.sqrt(area_um2 * 1e-6) * c.noc_distance
-    # network: every layer's inputs and outputs travel once over the network's mean wire length
-    layer_e["interconnect"] = io_bits * K.wire_energy_pj_per_bit_mm(vdd) * wire_mm
+    core = sum(area.values())
+    tiles_alloc = np.maximum(fp.chip_tiles(c)[:, None], 1.0)
+    tile_side = np.sqrt(core / tiles_alloc)
+    bus_cm, bus_nm = fp.tile_bus_bits(c)
+    t_cm, t_nm = fp.tiles_cm[:, None], fp.tiles_nm[:, None]
+    wire_gates = K.AREA_GATES["interconnect"] * ag / (node * 1e-3)  # per bit per um of wire
+    area["interconnect"] = wire_gates * tile_side * (t_cm * bus_cm + t_nm * bus_nm) \
+        + wire_gates * fp.bus_width(c) * np.sqrt(core) * c.noc_distance
+    area_um2 = core + area["interconnect"]
+    side_um = np.sqrt(area_um2)
+    logic = n_sub * sa.area_logic_um2 + tree + regs
+    in_bits = V * fp.R * cl.in_bits * np.ceil(fp.C / np.maximum(fp.tile_span, 1.0))
+    out_bits = outputs * acc_bits
+    # buffers: every layer's input bits enter its tiles and PEs, outputs leave them (register files)
+    moved = 2 * (in_bits + out_bits) + (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits
+    layer_e["buffer"] = moved * K.ENERGY_LOADS["buffer_bit"] * K.DFF_ACTIVITY * gl
+    # interconnect: the layer's feature map crosses its tile's H-tree and the chip's bus
+    layer_e["interconnect"] = (in_bits * K.INTERCONNECT_TOGGLE + out_bits * K.OUTPUT_TOGGLE) * tile_side * \
+        K.wire_energy_pj_per_bit_um(vdd) + (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits * \
+        K.INTERCONNECT_TOGGLE * side_um * c.noc_distance * K.wire_energy_pj_per_bit_um(vdd)
     # ---- latency (ns)
-    t_step = c.t_read_ns + c.cols_per_adc / c.adc_rate_hz * 1e9
-    t_vec = cl.in_cycles * m.row_groups * t_step
-    # every vector's inputs (im2col: rows x groups x bits) leave the layer's input buffer through one port of
-    # width_bits per clock; copies add compute parallelism, not buffer bandwidth. Reading and computing are
-    # not overlapped (NeuroSim's layer timing; a double-buffered design would take the max instead).
-    t_io = V * np.ceil(R * G * in_bits / c.buffer_width) * cyc_ns
-    # the layer's feature map crosses the global network once, width_bits per clock, while it streams
-    t_noc = wa["in_elems"][None, :] * in_bits / c.noc_width * cyc_ns
-    layer_t = np.ceil(V / m.duplication) * t_vec + np.maximum(t_io, t_noc)
+    steps = cyc * sa.n_add * c.cols_per_adc  # clock cycles per vector on one copy
+    conv_ns = np.where(sa.adc_rate_hz > 0, 1e9 / np.where(sa.adc_rate_hz > 0, sa.adc_rate_hz, 1.0),
+                       np.where(c.adc_sar & ~sa.sense_amp, t_clk * (c.adc_bits + 1), t_clk))
+    t_step = np.maximum(t_clk, conv_ns)
+    t_read = np.where(sa.sense_amp, 0.0, c.t_read_ns) * cyc * sa.n_add
+    t_array = np.ceil(V / fp.copies) * (steps * t_step + t_read)
+    t_buffer = fp.buffer_cycles(c, cl, V, acc_bits, wa["out_elems"][None, :]) * t_clk
+    wire_ns = K.wire_delay_ns_per_mm(node, vdd) * side_um * 1e-3 * c.noc_distance
+    t_noc = (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits / fp.bus_width(c) * np.maximum(np.ceil(wire_ns / t_clk), 1.0) * t_clk
+    layer_t = t_array + t_buffer + t_noc
     # ---- digital work (activations, pooling, norms, attention matmuls, embeddings)
-    dig_e = (dt["flops"] * K.add_energy_pj(c.digital_bits, node, vdd)
+    dig_e = (dt["flops"] * K.adder_energy_pj(c.digital_bits, node, vdd)
              + dt["dyn_macs"] * K.mac_energy_pj(c.digital_bits, node, vdd))
-    dig_io = (dt["io_elems"] * c.digital_bits + dt["embed_reads"] * c.weight_bits)
-    dig_t = (dt["flops"] + dt["dyn_macs"]) / c.lanes * cyc_ns + dig_io / c.buffer_width * cyc_ns
+    dig_io = dt["io_elems"] * c.digital_bits + dt["embed_reads"] * c.weight_bits
+    dig_t = (dt["flops"] + dt["dyn_macs"]) / c.lanes * t_clk + dig_io / c.noc_width * t_clk
     latency = layer_t.sum(axis=1, keepdims=True) + dig_t
     stage = np.maximum(layer_t.max(axis=1, keepdims=True, initial=0.0), dig_t)
     period = np.where(c.pipeline, stage, latency)
     energy = {k: v.sum(axis=1, keepdims=True) for k, v in layer_e.items()}
-    energy["buffer"] = energy["buffer"] + dig_io * K.sram_bit_energy_pj(node, vdd)
-    energy["interconnect"] = energy["interconnect"] + dig_io * K.wire_energy_pj_per_bit_mm(vdd) * wire_mm
+    energy["buffer"] = energy["buffer"] + dig_io * K.ENERGY_LOADS["buffer_bit"] * K.DFF_ACTIVITY * gl
+    energy["interconnect"] = energy["interconnect"] + dig_io * side_um * K.wire_energy_pj_per_bit_um(vdd)
     energy["digital"] = dig_e
     energy = {k: v * c.energy_overhead for k, v in energy.items()}
-    energy["leakage"] = K.LEAKAGE_UW_PER_MM2_22NM * (vdd / K.REF_VDD_V) * area_um2 * 1e-6 * period * 1e-3
+    # leakage: logic leaks while idle, SRAM cells not being read leak always (NeuroSim main.cpp:415)
+    busy = np.clip(layer_t / np.maximum(period, 1e-12), 0.0, 1.0)
+    idle_share = (fp.tiles * (1 - busy)).sum(axis=1, keepdims=True) / np.maximum(fp.total_tiles[:, None], 1.0)
+    leak_w = (K.LEAKAGE_GATES * logic / ag * idle_share
+              + np.where(c.is_sram, area["array"] / sa.area_cell_um2 * K.CELL_LEAK_INVERTERS, 0.0)) \
+        * tech.ioff_na(node) * 1e-9 * vdd
+    energy["leakage"] = leak_w * period * 1e-9 * 1e12
     total_e = sum(energy.values())
     ops = 2.0 * work.macs
     return {
-        "mapping": m, "layer_energy": {k: v * c.energy_overhead for k, v in layer_e.items()},
-        "layer_latency": layer_t, "energy": energy, "area": area,
+        "mapping": fp, "layer_energy": {k: v * c.energy_overhead for k, v in layer_e.items()},
+        "layer_latency": layer_t, "energy": energy, "area": area, "clock_ns": t_clk[:, 0],
         "energy_pj": total_e[:, 0], "latency_ns": latency[:, 0], "period_ns": period[:, 0],
-        "area_mm2": area_um2[:, 0] * 1e-6, "ops": ops, "tiles": tiles[:, 0], "tiles_needed": tiles_needed[:, 0],
+        "area_mm2": area_um2[:, 0] * 1e-6, "ops": ops, "tiles": fp.chip_tiles(c), "tiles_needed": fp.total_tiles,
         "digital_latency_ns": dig_t[:, 0],
     }
 
@@ -159,7 +200,8 @@ def totals(p: dict[str, Any]) -> dict[str, np.ndarray]:
         "tops_per_w": ops / e_j / 1e12, "tops_per_mm2": tops / p["area_mm2"],
         "edp_pj_ns": p["energy_pj"] * p["latency_ns"],
         "edap_pj_ns_mm2": p["energy_pj"] * p["latency_ns"] * p["area_mm2"],
-        "tiles": p["tiles"], "feasible": p["tiles_needed"] <= np.where(p["tiles"] > 0, p["tiles"], np.inf),
+        "clock_ns": p["clock_ns"], "tiles": p["tiles"],
+        "feasible": p["tiles_needed"] <= np.where(p["tiles"] > 0, p["tiles"], np.inf),
     }
 
 

@@ -8,7 +8,8 @@ DEVICE_TYPES = ("rram", "pcm", "sram", "fefet", "mram")
 # r_on/on_off: NeuroSim V1.4 manual Table VI (RRAM 22 nm Intel, PCM 90 nm IBM, FeFET 22 nm GF, STT-MRAM 22 nm
 # Intel). Cell areas: NeuroSim V1.4 Param.cpp (RRAM 1T1R 4Fx12F = 48 F^2, SRAM 10Fx28F = 280 F^2); PCM 1T1R and
 # FeFET 1T cells as in NeuroSim's defaults for those technologies; MRAM 1T1MTJ ~ 50 F^2 (ITRS/IRDS STT-MRAM).
-# read_voltage/pulse: NeuroSim V1.4 defaults (0.5 V class, 10 ns pulse). bits_per_cell: 1 for binary devices
+# read_voltage: None = the node's read voltage (NeuroSim V1.4 Param.cpp:351-363, 0.55 V at 22 nm); 10 ns pulse.
+# SRAM cell_area_f2 None = the node's bit cell (Param.cpp:270-333, 10Fx28F down to 22 nm, larger in F below). bits_per_cell: 1 for binary devices
 # (SRAM, MRAM); multi-level analog devices default to 1 as NeuroSim's baseline and may be raised by the user.
 # noise: the accuracy simulation's defaults per device (see imcnas.hardware.spec.Noise).
 # PCM: Nandakumar et al. ICECS 2019 statistical model (shared/references/noise.md), g_max 25 uS as aihwkit.
@@ -26,15 +27,19 @@ _NO_NOISE = {"model": "none"}
 DEVICE_PRESETS: dict[str, dict[str, Any]] = {
     "rram": {"noise": _RRAM_NOISE,
              "r_on_ohm": 6.0e3, "on_off": 17.0, "bits_per_cell": 1, "max_bits_per_cell": 4,
-             "read_voltage_v": 0.5, "read_pulse_ns": 10.0, "cell_area_f2": 48.0,
+             "read_voltage_v": None, "read_pulse_ns": 10.0, "cell_area_f2": 48.0,
+             "min_node_nm": (22.0, "NeuroSim V1.4's RRAM data are Intel 22 nm and its main.cpp refuses RRAM at "
+                                   "14 nm and below"),
              "source": "NeuroSim V1.4 manual Table VI (Intel 22 nm RRAM); 1T1R 4Fx12F cell"},
     "pcm": {"noise": _PCM_NOISE,
             "r_on_ohm": 40.0e3, "on_off": 12.5, "bits_per_cell": 1, "max_bits_per_cell": 4,
             "read_voltage_v": 0.2, "read_pulse_ns": 10.0, "cell_area_f2": 48.0,
+            "min_node_nm": (14.0, "the smallest PCM crossbar node in silicon, IBM HERMES 14 nm, Le Gallo et al. "
+                                  "Nature Electronics 2023"),
             "source": "NeuroSim V1.4 manual Table VI (IBM 90 nm PCM); 1T1R cell as RRAM"},
     "sram": {"noise": _NO_NOISE,
              "r_on_ohm": None, "on_off": None, "bits_per_cell": 1, "max_bits_per_cell": 1,
-             "read_voltage_v": None, "read_pulse_ns": None, "cell_area_f2": 280.0,
+             "read_voltage_v": None, "read_pulse_ns": None, "cell_area_f2": None,
              "source": "NeuroSim V1.4 Param.cpp: 8T SRAM compute cell 10Fx28F"},
     "fefet": {"noise": _FEFET_NOISE,
               "r_on_ohm": 240.0e3, "on_off": 100.0, "bits_per_cell": 1, "max_bits_per_cell": 3,
@@ -53,4 +58,5 @@ def device_defaults(kind: str) -> dict[str, Any]:
     preset["noise"] = dict(preset["noise"])
     preset.pop("source", None)
     preset.pop("max_bits_per_cell", None)
+    preset.pop("min_node_nm", None)
     return preset

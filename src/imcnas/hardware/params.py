@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from imcnas.hardware import technology as tech
 from imcnas.hardware.spec import Chip
 
 ADC_LAWS = ("survey", "saberi", "sense_amp")
@@ -13,6 +14,10 @@ ADC_LAWS = ("survey", "saberi", "sense_amp")
 # side/2 + side/4 + ... ~ one side; a bus spans the chip; a mesh's mean Manhattan distance between uniformly
 # placed tiles is 2/3 of a side.
 NOC_DISTANCE = {"htree": 1.0, "bus": 1.0, "mesh": 2.0 / 3.0}
+# Aspect ratio (width / height) of a cell when only its area is given: 1T1R 12F x 4F (NeuroSim Param.cpp:339)
+CELL_ASPECT = 3.0
+BOOL_FIELDS = ("charge", "is_sram", "differential", "offset", "is_dac", "is_pwm", "layer_per_tile", "dup_balance",
+               "pipeline", "novel_mapping", "tile_sram", "adc_sar")
 
 
 @dataclass
@@ -21,13 +26,14 @@ class ChipArrays:
 
     node: np.ndarray
     vdd: np.ndarray
-    clock_ghz: np.ndarray
+    clock_cap_ghz: np.ndarray  # 0 = no cap: the cycle comes from the circuits
     is_sram: np.ndarray
     r_on: np.ndarray
     on_off: np.ndarray
     v_read: np.ndarray
     t_read_ns: np.ndarray
-    cell_f2: np.ndarray
+    cell_h_f: np.ndarray
+    cell_w_f: np.ndarray
     cell_bits: np.ndarray
     charge: np.ndarray
     cell_cap_ff: np.ndarray
@@ -35,6 +41,7 @@ class ChipArrays:
     xbar_cols: np.ndarray
     active_rows: np.ndarray
     weight_bits: np.ndarray
+    cells_explicit: np.ndarray  # 0 = derived from the bits
     cells_per_weight: np.ndarray
     cols_per_weight: np.ndarray
     differential: np.ndarray
@@ -42,17 +49,20 @@ class ChipArrays:
     in_bits: np.ndarray
     in_cycles: np.ndarray
     is_dac: np.ndarray
+    is_pwm: np.ndarray
     dac_bits: np.ndarray
     adc_bits: np.ndarray
     cols_per_adc: np.ndarray
     adc_law: np.ndarray  # index into ADC_LAWS
-    adc_rate_hz: np.ndarray
+    adc_sar: np.ndarray  # a SAR converter: bits + 1 clock cycles per conversion
+    adc_rate_hz: np.ndarray  # 0 = one conversion per cycle
     adc_energy_pj: np.ndarray  # 0 = from the law
     adc_area_um2: np.ndarray  # 0 = from the law
-    xbars_per_pe: np.ndarray
-    pes_per_tile: np.ndarray
+    xbars_per_pe: np.ndarray  # 0 = floorplan by utilisation
+    pes_per_tile: np.ndarray  # 0 = floorplan by utilisation
     fixed_tiles: np.ndarray  # 0 = as many as needed
     layer_per_tile: np.ndarray
+    tile_sram: np.ndarray  # the tile buffer is a fixed SRAM of buffer_kb (else register files sized by need)
     buffer_kb: np.ndarray
     buffer_width: np.ndarray
     noc_width: np.ndarray
@@ -63,6 +73,7 @@ class ChipArrays:
     dup_fixed: np.ndarray
     max_dup: np.ndarray
     pipeline: np.ndarray
+    novel_mapping: np.ndarray
     input_ones: np.ndarray
     weight_on: np.ndarray
     energy_overhead: np.ndarray
@@ -73,34 +84,48 @@ class ChipArrays:
         return int(self.node.shape[0])
 
 
+def _cell_dims(chip: Chip) -> tuple[float, float]:
+    """Cell height and width in F: the SRAM bit cell of the node's table, else from the area and aspect."""
+    d, node = chip.device, chip.technology.node_nm
+    if d.type == "sram" and d.cell_area_f2 is None:
+        return float(tech.interp(node, tech.SRAM_CELL_H_F)), float(tech.interp(node, tech.SRAM_CELL_W_F))
+    area = d.cell_area_f2 if d.cell_area_f2 is not None else 280.0
+    aspect = 2.8 if d.type == "sram" else CELL_ASPECT
+    return float(np.sqrt(area / aspect)), float(np.sqrt(area * aspect))
+
+
 def _row(chip: Chip) -> dict[str, float]:
     t, d, x, w, i, a, h = (chip.technology, chip.device, chip.crossbar, chip.weights, chip.inputs, chip.adc,
                            chip.hierarchy)
     sram = d.type == "sram"
-    # a flash/sense-amp ADC converts once per clock; a SAR needs bits + 1 clock cycles per conversion
-    rate_ghz = a.sample_rate_ghz or (t.clock_ghz if a.type == "flash" else t.clock_ghz / (a.bits + 1))
+    cell_h, cell_w = _cell_dims(chip)
     return {
-        "node": t.node_nm, "vdd": t.vdd, "clock_ghz": t.clock_ghz, "is_sram": float(sram),
-        "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or t.vdd,
-        "t_read_ns": (1.0 / t.clock_ghz) if sram or d.read_pulse_ns is None else d.read_pulse_ns,
-        "cell_f2": d.cell_area_f2, "cell_bits": d.bits_per_cell,
+        "node": t.node_nm, "vdd": t.vdd, "clock_cap_ghz": t.clock_ghz or 0.0, "is_sram": float(sram),
+        "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0,
+        "v_read": d.read_voltage_v or float(tech.v_read(t.node_nm)),
+        "t_read_ns": 0.0 if sram or d.read_pulse_ns is None else d.read_pulse_ns,
+        "cell_h_f": cell_h, "cell_w_f": cell_w, "cell_bits": d.bits_per_cell,
         "charge": float(d.compute == "charge"), "cell_cap_ff": d.cell_cap_ff or 0.0,
         "xbar_rows": x.rows, "xbar_cols": x.cols, "active_rows": x.active_rows,
-        "weight_bits": w.bits, "cells_per_weight": chip.cells_per_weight, "cols_per_weight": chip.cols_per_weight,
+        "weight_bits": w.bits, "cells_explicit": w.cells_per_weight or 0, "cells_per_weight": chip.cells_per_weight,
+        "cols_per_weight": chip.cols_per_weight,
         "differential": float(w.signed == "differential"), "offset": float(w.signed == "offset"),
         "in_bits": i.bits, "in_cycles": chip.input_cycles, "is_dac": float(i.scheme == "dac"),
-        "dac_bits": i.dac_bits if i.scheme == "dac" else 1,
+        "is_pwm": float(i.scheme == "pulse_width"), "dac_bits": i.dac_bits if i.scheme == "dac" else 1,
         "adc_bits": a.bits, "cols_per_adc": a.cols_per_adc, "adc_law": ADC_LAWS.index(a.law),
-        "adc_rate_hz": rate_ghz * 1e9, "adc_energy_pj": a.energy_pj or 0.0, "adc_area_um2": a.area_um2 or 0.0,
-        "xbars_per_pe": h.crossbars_per_pe, "pes_per_tile": h.pes_per_tile,
+        "adc_sar": float(a.type == "sar"),
+        "adc_rate_hz": (a.sample_rate_ghz or 0.0) * 1e9, "adc_energy_pj": a.energy_pj or 0.0,
+        "adc_area_um2": a.area_um2 or 0.0,
+        "xbars_per_pe": h.crossbars_per_pe or 0, "pes_per_tile": h.pes_per_tile or 0,
         "fixed_tiles": 0 if h.tiles == "auto" else h.tiles, "layer_per_tile": float(h.layer_per_tile),
-        "buffer_kb": chip.buffers.tile_kb, "buffer_width": chip.buffers.width_bits,
-        "noc_width": chip.interconnect.width_bits,
+        "tile_sram": float(chip.buffers.tile_kb is not None), "buffer_kb": chip.buffers.tile_kb or 0.0,
+        "buffer_width": chip.buffers.width_bits, "noc_width": chip.interconnect.width_bits,
         "noc_distance": NOC_DISTANCE[chip.interconnect.type],
         "lanes": chip.digital.lanes, "digital_bits": chip.digital.bits,
         "dup_balance": float(chip.mapping.duplication == "balance"),
         "dup_fixed": 1 if chip.mapping.duplication == "balance" else chip.mapping.duplication,
         "max_dup": chip.mapping.max_duplication, "pipeline": float(chip.mapping.pipeline),
+        "novel_mapping": float(chip.mapping.novel_mapping and not (h.crossbars_per_pe or h.pes_per_tile)),
         "input_ones": chip.activity.input_ones, "weight_on": chip.activity.weight_on,
         "energy_overhead": chip.calibration.energy_overhead,
     }
@@ -110,6 +135,6 @@ def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
     """Stack the numeric parameters of ``chips`` into (n, 1) columns."""
     rows = [_row(c) for c in chips]
     cols = {f.name: np.array([[r[f.name]] for r in rows], dtype=float) for f in fields(ChipArrays)}
-    for flag in ("charge", "is_sram", "differential", "offset", "is_dac", "layer_per_tile", "dup_balance", "pipeline"):
+    for flag in BOOL_FIELDS:
         cols[flag] = cols[flag].astype(bool)
     return ChipArrays(**cols)

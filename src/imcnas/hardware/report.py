@@ -98,17 +98,17 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
     tot["weights"] = float(work.weights)
     m = p["mapping"]
     layers = []
-    cells_alloc = m.xbars[0]
+    weights_alloc = m.tiles[0] * m.tile_span[0] ** 2 * np.where(m.novel[0], m.pes_nm, 1.0)
     # a layer's area: its share of the tiles times everything that is replicated per tile (all but digital)
     tile_area_mm2 = sum(float(v[0, 0]) for k, v in p["area"].items() if k != "digital") * 1e-6
     tile_share = m.tiles[0] / max(float(m.tiles[0].sum()), 1e-12)
     for j, op in enumerate(work.matrix_ops):
         e = {k: float(v[0, j]) for k, v in p["layer_energy"].items()}
-        cap = cells_alloc[j] * chip.crossbar.rows * chip.crossbar.cols
+        cap = weights_alloc[j]
         layers.append({
             "name": op.name, "module": op.module, "rows": op.rows, "cols": op.cols, "groups": op.groups,
             "vectors": op.vectors / max(work.batch, 1), "macs": op.macs / max(work.batch, 1),
-            "crossbars": float(m.xbars[0, j]), "duplication": float(m.duplication[0, j]),
+            "crossbars": float(m.mapped_subarrays[0, j] * m.copies[0, j]), "duplication": float(m.copies[0, j]),
             "tiles": float(m.tiles[0, j]), "utilization": float(m.cells_used[0, j] / cap) if cap else 0.0,
             "area_mm2": float(tile_share[j] * tile_area_mm2),
             "energy_pj": sum(e.values()), "latency_ns": float(p["layer_latency"][0, j]), "energy_breakdown_pj": e,

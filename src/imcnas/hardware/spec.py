@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from imcnas.errors import ConfigError, UnknownNameError
 from imcnas.hardware.devices import DEVICE_PRESETS, device_defaults
+from imcnas.hardware.layout import cells_per_weight, check_layout
 
 PRESET_DIR = Path(__file__).parent / "presets"
-NODE_RANGE_NM = (5.0, 180.0)
+NODE_RANGE_NM = (1.0, 130.0)  # NeuroSim V1.4 Technology.cpp tabulates 130 ... 1 nm
 
 
 class _Strict(BaseModel):
@@ -24,16 +25,19 @@ class Technology(_Strict):
     """CMOS node, supply and clock."""
 
     node_nm: float = Field(22.0, ge=NODE_RANGE_NM[0], le=NODE_RANGE_NM[1], description="technology node (nm)")
-    vdd_v: float | None = Field(None, gt=0.3, le=3.3, description="supply voltage; default from the node")
-    clock_ghz: float = Field(1.0, gt=0.001, le=5.0, description="digital clock of the peripherals")
+    vdd_v: float | None = Field(None, gt=0.3, le=3.3, description="supply voltage; default from the node's "
+                                "technology table (NeuroSim V1.4 Technology.cpp, LSTP)")
+    clock_ghz: float | None = Field(None, gt=0.001, le=5.0, description="upper limit of the clock; the cycle "
+                                    "itself is derived from the read circuits (sensing, drivers, mux)")
 
     @property
     def vdd(self) -> float:
-        """Supply voltage, defaulting to a typical value for the node (IRDS/PTM nominal supplies)."""
+        """Supply voltage, defaulting to the node's tabulated supply."""
         if self.vdd_v is not None:
             return self.vdd_v
-        n = self.node_nm
-        return 1.2 if n >= 65 else 1.0 if n >= 32 else 0.8 if n >= 14 else 0.7
+        from imcnas.hardware.technology import vdd
+
+        return float(vdd(self.node_nm))
 
 
 class Noise(_Strict):
@@ -65,7 +69,8 @@ class Device(_Strict):
     bits_per_cell: int = Field(1, ge=1, le=8)
     read_voltage_v: float | None = Field(None, gt=0, le=3.3)
     read_pulse_ns: float | None = Field(None, gt=0)
-    cell_area_f2: float = Field(48.0, gt=0)
+    cell_area_f2: float | None = Field(None, gt=0, description="cell area in F^2; default: the device's "
+                                       "cell (SRAM: the node's bit cell from NeuroSim's Param.cpp table)")
     compute: Literal["current", "charge"] = Field("current", description="current summing on the bit line, "
                                                   "or charge sharing of per-cell capacitors (e.g. Jia 2020)")
     cell_cap_ff: float | None = Field(None, gt=0, le=100, description="charge-domain capacitor per cell")
@@ -90,8 +95,8 @@ class Device(_Strict):
         limit = DEVICE_PRESETS[self.type]["max_bits_per_cell"]
         if self.bits_per_cell > limit:
             raise ValueError(f"bits_per_cell={self.bits_per_cell} exceeds {limit} for {self.type}")
-        if self.type != "sram" and (self.r_on_ohm is None or self.on_off is None or self.read_voltage_v is None):
-            raise ValueError(f"{self.type} needs r_on_ohm, on_off and read_voltage_v")
+        if self.type != "sram" and (self.r_on_ohm is None or self.on_off is None):
+            raise ValueError(f"{self.type} needs r_on_ohm and on_off")
         return self
 
 
@@ -128,7 +133,9 @@ class Inputs(_Strict):
     """Input precision and delivery: bit-serial 1-bit pulses or a multi-bit DAC."""
 
     bits: int = Field(8, ge=1, le=16)
-    scheme: Literal["bit_serial", "dac"] = "bit_serial"
+    scheme: Literal["bit_serial", "dac", "pulse_width"] = Field(
+        "bit_serial", description="bit_serial: one 1-bit pulse per input bit; dac: dac_bits per analog step; "
+        "pulse_width: one pulse of up to 2^bits - 1 unit lengths, made by a counter/comparator per row (no DAC)")
     dac_bits: int = Field(1, ge=1, le=8)
 
 
@@ -148,8 +155,9 @@ class ADC(_Strict):
 class Hierarchy(_Strict):
     """Chip organisation; ``tiles="auto"`` allocates as many tiles as the network needs."""
 
-    crossbars_per_pe: int = Field(4, ge=1, le=1024)
-    pes_per_tile: int = Field(4, ge=1, le=1024)
+    crossbars_per_pe: int | None = Field(None, ge=1, le=1024, description="subarrays per PE; default: PE sized "
+                                         "in weights for the best utilisation (NeuroSim's floorplan)")
+    pes_per_tile: int | None = Field(None, ge=1, le=1024, description="PEs per tile; default: by utilisation")
     tiles: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     layer_per_tile: bool = Field(True, description="a tile never holds two layers (NeuroSim's rule)")
 
@@ -157,8 +165,9 @@ class Hierarchy(_Strict):
 class Buffers(_Strict):
     """On-chip SRAM buffers that feed the tiles."""
 
-    tile_kb: float = Field(64.0, gt=0)
-    width_bits: int = Field(256, ge=8, le=65536, description="bits per access of a tile buffer port")
+    tile_kb: float | None = Field(None, gt=0, description="SRAM/eDRAM buffer per tile; default: register-file "
+                                  "buffers sized by what the tile's PEs need (NeuroSim)")
+    width_bits: int = Field(32, ge=8, le=65536, description="bits per access of one tile buffer core")
 
 
 class Interconnect(_Strict):
@@ -179,8 +188,11 @@ class Mapping(_Strict):
     """Weight duplication (for throughput) and execution style."""
 
     duplication: Annotated[int, Field(ge=1)] | Literal["balance"] = "balance"
-    max_duplication: int = Field(8, ge=1, le=1024)
+    max_duplication: int = Field(64, ge=1, le=4096, description="most copies of one layer (NeuroSim's "
+                                 "speedUpDegree 8 per side = 64)")
     pipeline: bool = True
+    novel_mapping: bool = Field(True, description="NeuroSim's novel mapping: one kernel position per PE for the "
+                                "layers that share the most common kernel")
 
 
 class Activity(_Strict):
@@ -218,11 +230,22 @@ class Chip(_Strict):
     calibration: Calibration = Calibration()
     dynamic_ops_on: Literal["digital"] = "digital"
 
+    @model_validator(mode="after")
+    def _check_chip(self) -> "Chip":
+        try:
+            check_layout(self.weights.bits, self.cells_per_weight, self.device.bits_per_cell, self.device.type)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        low = DEVICE_PRESETS[self.device.type].get("min_node_nm")
+        if low is not None and self.technology.node_nm < low[0]:
+            raise ValueError(f"technology.node_nm={self.technology.node_nm:g} is below the {low[0]:g} nm that "
+                             f"{self.device.type} device data support ({low[1]})")
+        return self
+
     @property
     def cells_per_weight(self) -> int:
-        """Cells (columns) one weight magnitude occupies."""
-        w = self.weights
-        return w.cells_per_weight or math.ceil(w.bits / self.device.bits_per_cell)
+        """Cells (columns) one weight magnitude occupies (``layout.cells_per_weight``)."""
+        return cells_per_weight(self.weights.bits, self.device.bits_per_cell, self.weights.cells_per_weight)
 
     @property
     def cols_per_weight(self) -> int:
@@ -233,6 +256,8 @@ class Chip(_Strict):
     def input_cycles(self) -> int:
         """Analog steps to deliver one input vector."""
         i = self.inputs
+        if i.scheme == "pulse_width":
+            return 1
         return i.bits if i.scheme == "bit_serial" else math.ceil(i.bits / i.dac_bits)
 
 
@@ -242,6 +267,8 @@ def _format_validation(err: ValidationError, origin: str) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
+    if not first["loc"] and msg.startswith("Value error, "):  # a check across fields names them itself
+        return f"{origin}: {msg[len('Value error, '):]}"
     return f"{origin}: field '{path}': {msg}"
 
 

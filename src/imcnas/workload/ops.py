@@ -74,6 +74,21 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n if shape else 0
 
 
+def _kernel_area(op: Op) -> int:
+    """kh x kw of a convolution (1 for a Linear layer)."""
+    k = op.meta.get("kernel", 1)
+    if isinstance(k, (tuple, list)):
+        return int(np.prod(k)) if k else 1
+    return int(k) ** 2
+
+
+def _input_side(op: Op, batch: float) -> float:
+    """Side of the layer's input feature map (the last dim of a 4-D input), else sqrt(positions)."""
+    if len(op.in_shape) == 4:
+        return float(op.in_shape[-1])
+    return float(np.sqrt(max(op.vectors / batch, 1.0)))
+
+
 @dataclass(frozen=True)
 class Workload:
     """An ordered list of operations for ``batch`` inferences of one network."""
@@ -115,6 +130,8 @@ class Workload:
             "vectors": np.array([o.vectors for o in ms], dtype=np.float64) / b,
             "in_elems": np.array([_numel(o.in_shape) for o in ms], dtype=np.float64) / b,
             "out_elems": np.array([_numel(o.out_shape) for o in ms], dtype=np.float64) / b,
+            "kernel_area": np.array([_kernel_area(o) for o in ms], dtype=np.float64),
+            "in_hw": np.array([_input_side(o, b) for o in ms], dtype=np.float64),
         }
 
     @cached_property

@@ -1,0 +1,241 @@
+"""Workload -> subarrays, processing elements (PEs) and tiles, sized in weights as NeuroSim V1.4 does
+(Chip.cpp ChipDesignInitialize / ChipFloorPlan), vectorised over chips.
+
+* A layer's weight matrix is ``R`` rows (kh x kw x cin) by ``C`` physical columns (cout x columns per weight).
+  Small groups (depthwise convolutions) are packed block-diagonally into one subarray.
+* **Novel mapping** (NeuroSim's default): layers whose kernel area is the one most layers share, and whose
+  fan-in fills a subarray, put one kernel position per PE; a tile holds ``kernel area`` PEs of ``P_nm`` x
+  ``P_nm`` weights. Other layers use **conventional** tiles of ``T`` x ``T`` weights made of PEs of ``T/2``.
+* PE and tile sizes are powers of two of the widest layer, at least 2x (PE) / 4x (tile) the subarray rows,
+  chosen to maximise utilisation of the allocated weights (so the floorplan, not a fixed count of crossbars,
+  decides what a larger subarray costs).
+* Pipelining duplicates early layers so they keep pace: copies = ceil((H / bound)^2) with
+  bound = ceil(H_max / degree), degree = min(sqrt(max copies), H_max / H_min) (NeuroSim's speedUpDegree);
+  copies that fit in a tile's spare PEs/subarrays are free.
+Every array is (n_chips, n_layers) or (n_chips,).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcnas.hardware.params import ChipArrays
+
+
+@dataclass
+class Floorplan:
+    """Per-chip and per-layer floorplan figures."""
+
+    novel: np.ndarray  # (n, L) bool: the layer uses novel-mapping tiles
+    tiles: np.ndarray  # (n, L) tiles allocated to the layer, copies included
+    copies: np.ndarray  # (n, L) weight copies working in parallel (pipeline speed-up)
+    mapped_subarrays: np.ndarray  # (n, L) subarrays holding one copy of the weights
+    row_blocks: np.ndarray  # (n, L) subarrays stacked along the fan-in (partial sums to add)
+    tile_size: np.ndarray  # (n,) conventional tile size T (weights per side)
+    pe_cm: np.ndarray  # (n,) conventional PE size
+    pe_nm: np.ndarray  # (n,) novel-mapping PE size
+    pes_nm: float  # PEs per novel-mapping tile (the shared kernel area)
+    cells_used: np.ndarray  # (n, L) cells holding weights, copies included
+    R: np.ndarray  # (n, L) weight rows of a layer (groups packed)
+    C: np.ndarray  # (n, L) physical weight columns of a layer
+    tile_span: np.ndarray  # (n, L) weights per side of the layer's tile (T or P_nm)
+
+    @property
+    def tiles_cm(self) -> np.ndarray:
+        """Conventional tiles of the chip, (n,)."""
+        return np.where(self.novel, 0.0, self.tiles).sum(axis=1)
+
+    @property
+    def tiles_nm(self) -> np.ndarray:
+        """Novel-mapping tiles of the chip, (n,)."""
+        return np.where(self.novel, self.tiles, 0.0).sum(axis=1)
+
+    @property
+    def total_tiles(self) -> np.ndarray:
+        """All tiles, (n,)."""
+        return self.tiles.sum(axis=1)
+
+    # ---- hierarchy figures, (n, 1): NeuroSim's PE / tile / chip contents (ProcessingUnit.cpp, Tile.cpp,
+    # Chip.cpp ChipInitialize)
+    def pe_side(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
+        """Subarrays per PE side, for conventional and novel-mapping PEs."""
+        k_cm = np.ceil(np.sqrt(np.ceil(self.pe_cm[:, None] / c.xbar_rows) * np.ceil(self.pe_cm[:, None] / c.xbar_cols)))
+        k_nm = np.ceil(np.sqrt(np.ceil(self.pe_nm[:, None] / c.xbar_rows) * np.ceil(self.pe_nm[:, None] / c.xbar_cols)))
+        return k_cm, k_nm
+
+    def tile_pes(self) -> tuple[np.ndarray, np.ndarray]:
+        """PEs per tile side: conventional ceil(T / P_cm); novel mapping sqrt(kernel area)."""
+        return np.ceil(self.tile_size / self.pe_cm)[:, None], np.full_like(self.tile_size[:, None], np.ceil(np.sqrt(self.pes_nm)))
+
+    def chip_tiles(self, c: ChipArrays) -> np.ndarray:
+        """Tiles the chip has: the fixed count, else what the workload needs, (n,)."""
+        return np.where(c.fixed_tiles[:, 0] > 0, c.fixed_tiles[:, 0], self.total_tiles)
+
+    def _tile_counts(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
+        scale = self.chip_tiles(c) / np.maximum(self.total_tiles, 1e-12)
+        return (self.tiles_cm * scale)[:, None], (self.tiles_nm * scale)[:, None]
+
+    def subarrays_allocated(self, c: ChipArrays) -> np.ndarray:
+        """All subarrays of the chip's tiles, (n, 1)."""
+        k_cm, k_nm = self.pe_side(c)
+        s_cm, s_nm = self.tile_pes()
+        t_cm, t_nm = self._tile_counts(c)
+        return t_cm * s_cm**2 * k_cm**2 + t_nm * self.pes_nm * k_nm**2
+
+    def tree_bits(self, c: ChipArrays, out_bits: np.ndarray) -> np.ndarray:
+        """Adder bits of the PE, tile and chip adder trees, (n, 1)."""
+        k_cm, k_nm = self.pe_side(c)
+        s_cm, s_nm = self.tile_pes()
+        t_cm, t_nm = self._tile_counts(c)
+        per_adc = np.floor(c.xbar_cols / c.cols_per_adc) / c.xbar_cols
+
+        def pe(k: np.ndarray) -> np.ndarray:
+            return np.ceil(k * c.xbar_cols * per_adc) * (k - 1) * (out_bits + np.log2(np.maximum(k, 1)))
+
+        tile_cm = np.ceil(s_cm * self.pe_cm[:, None] * per_adc) * (s_cm**2 - 1) * (out_bits + k_cm)
+        tile_nm = np.ceil(self.pe_nm[:, None] * per_adc) * (self.pes_nm - 1) * (out_bits + k_nm)
+        return t_cm * (s_cm**2 * pe(k_cm) + tile_cm) + t_nm * (self.pes_nm * pe(k_nm) + tile_nm)
+
+    def register_bits(self, c: ChipArrays, out_bits: np.ndarray, in_elems: np.ndarray) -> np.ndarray:
+        """Flip-flop bits of PE and tile buffers (register files) and the chip's global buffer, (n, 1)."""
+        k_cm, k_nm = self.pe_side(c)
+        s_cm, s_nm = self.tile_pes()
+        t_cm, t_nm = self._tile_counts(c)
+        n_adc = np.floor(c.xbar_cols / c.cols_per_adc)
+
+        def pe(k: np.ndarray) -> np.ndarray:
+            return c.in_bits * c.xbar_rows + n_adc * (out_bits + np.ceil(np.log2(np.maximum(k, 1))))
+
+        def tile(s: np.ndarray, k: np.ndarray) -> np.ndarray:
+            bits = s * c.in_bits * c.xbar_rows + (out_bits + k + np.ceil(np.log2(np.maximum(s, 1)))) * s * n_adc
+            return np.where(c.tile_sram, 0.0, bits)
+
+        glob = c.in_bits * in_elems.sum() / 2
+        return t_cm * (s_cm**2 * pe(k_cm) + tile(s_cm, k_cm)) + t_nm * (self.pes_nm * pe(k_nm) + tile(s_nm, k_nm)) + glob
+
+    def tile_bus_bits(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
+        """H-tree width of a conventional and a novel-mapping tile: all its PEs' columns."""
+        s_cm, _ = self.tile_pes()
+        return s_cm * self.pe_cm[:, None], self.pes_nm * self.pe_nm[:, None]
+
+    def bus_width(self, c: ChipArrays) -> np.ndarray:
+        """Global bus width: every tile's outputs and partial sums, halved until it fits the interconnect
+        width (Chip.cpp:389-406), (n, 1)."""
+        want = ((self.tile_span + self.tile_span / c.cols_per_adc) * self.tiles).sum(axis=1, keepdims=True)
+        halvings = np.ceil(np.log2(np.maximum(want / c.noc_width, 1.0)))
+        return np.maximum(want / 2**halvings, 1.0)
+
+    def buffer_cycles(self, c: ChipArrays, cl: ChipArrays, vectors: np.ndarray, acc_bits: np.ndarray,
+                      out_elems: np.ndarray) -> np.ndarray:
+        """Clock cycles a layer's tile buffers and the global buffer need to stream its inputs and outputs
+        (Tile.cpp:567-586, Chip.cpp:907-926): not shortened by copies, (n, L)."""
+        iw = c.buffer_width
+        bus_cm, bus_nm = self.tile_bus_bits(c)
+        s_cm, s_nm = self.tile_pes()
+        n_adc = np.floor(c.xbar_cols / c.cols_per_adc)
+        rows_tile = np.minimum(np.where(self.novel, self.R / self.pes_nm, self.R), self.tile_span)
+        cols_tile = np.minimum(self.C, self.tile_span) / cl.cols_per_weight
+        bus = np.where(self.novel, bus_nm, bus_cm)
+        s = np.where(self.novel, s_nm, s_cm)
+        cores_in = np.ceil(s * cl.in_bits * c.xbar_rows / 1024)
+        cores_out = np.ceil(acc_bits * s * n_adc / 1024)
+        b_in = rows_tile * vectors * cl.in_bits
+        b_out = cols_tile * acc_bits * vectors / np.maximum(cl.in_bits, 1)
+        t_tile = b_in / iw / np.minimum(cores_in, np.ceil(bus / iw)) + b_out / iw / np.minimum(cores_out, np.ceil(bus / iw))
+        g_in, g_out = self.R * vectors * cl.in_bits, out_elems * cl.in_bits
+        giw = 4 * iw
+        g_cores = np.ceil((self.R * vectors * cl.in_bits).sum(axis=1, keepdims=True) / 2 / 16384)
+        t_glob = (g_in + g_out) / giw / np.minimum(np.maximum(g_cores, 1.0), np.ceil(self.bus_width(c) / giw))
+        return t_tile + t_glob
+
+
+def _pow2_ceil(x: np.ndarray) -> np.ndarray:
+    return 2.0 ** np.ceil(np.log2(np.maximum(x, 1.0)))
+
+
+def shared_kernel_area(kernel_area: np.ndarray) -> float:
+    """The kernel area (kh x kw > 1) that most layers share, first one on ties; 0 when none."""
+    best, count = 0.0, 0
+    for k in kernel_area:
+        n = int(np.sum(kernel_area == k))
+        if k != 1 and n > count:
+            best, count = float(k), n
+    return best
+
+
+def _best_size(start: np.ndarray, floor: np.ndarray, util_fn) -> np.ndarray:
+    """NeuroSim's size search: from ``start`` halving while above ``floor``, keep the size of best utilisation
+    (the first on ties); ``start`` itself when it is not above the floor."""
+    best_size, best_util = start.copy(), np.zeros_like(start)
+    size = start.copy()
+    for _ in range(24):
+        live = size > floor
+        if not live.any():
+            break
+        u = util_fn(size)
+        better = live & (u > best_util)
+        best_size = np.where(better, size, best_size)
+        best_util = np.where(better, u, best_util)
+        size = np.where(live, size / 2, size)
+    return best_size
+
+
+def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np.ndarray, in_hw: np.ndarray,
+         vectors: np.ndarray, c: ChipArrays, cols_per_weight: np.ndarray) -> Floorplan:
+    """Floorplan of static layers (1-D arrays of length L) on every chip of ``c``."""
+    nr, nc = c.xbar_rows, c.xbar_cols
+    rows, groups, kk = rows[None, :], groups[None, :], kernel_area[None, :]
+    phys = cols[None, :] * cols_per_weight
+    pack = np.clip(np.minimum(np.floor(nr / rows), np.floor(nc / phys)), 1.0, None)
+    pack = np.minimum(pack, groups)
+    R = rows * pack
+    C = phys * pack * np.ceil(groups / pack)
+    pes_nm = shared_kernel_area(kernel_area)
+    novel = c.novel_mapping & (kk == pes_nm) & (R >= nr) & (pes_nm > 0)
+    cin = R / np.maximum(kk, 1.0)
+    cube = _pow2_ceil(C)
+    big = np.full_like(R, 0.0)
+    max_nm = np.where(novel, cube, big).max(axis=1, keepdims=True)
+    max_cm = np.where(~novel, cube, big).max(axis=1, keepdims=True)
+    w = R * C
+
+    def util_nm(p: np.ndarray) -> np.ndarray:
+        n_t = np.where(novel, np.ceil(cin / p) * np.ceil(C / p), 0.0).sum(axis=1, keepdims=True)
+        return np.where(novel, w, 0.0).sum(axis=1, keepdims=True) / np.maximum(n_t * p * p * max(pes_nm, 1.0), 1.0)
+
+    def util_cm(t: np.ndarray) -> np.ndarray:
+        n_t = np.where(~novel, np.ceil(R / t) * np.ceil(C / t), 0.0).sum(axis=1, keepdims=True)
+        return np.where(~novel, w, 0.0).sum(axis=1, keepdims=True) / np.maximum(n_t * t * t, 1.0)
+
+    p_nm = _best_size(np.maximum(max_nm, 2 * nr), 2 * nr, util_nm)
+    t_cm = _best_size(np.maximum(max_cm, 4 * nr), 4 * nr, util_cm)
+    p_cm = t_cm / 2
+    # pipeline copies (speed-up), NeuroSim's rule on the input feature-map side
+    conv = (kk > 1) & (vectors[None, :] > 1)  # convolutions over a map (a dense layer has one position)
+    h_max = in_hw[0] if in_hw.size else 1.0
+    h_min = np.min(np.where(conv[0], in_hw, np.inf)) if conv.any() else h_max
+    h_min = h_max if not np.isfinite(h_min) else h_min
+    degree = np.minimum(np.floor(np.sqrt(c.max_dup)), max(np.floor(h_max / max(h_min, 1.0)), 1.0))
+    bound = np.ceil(h_max / degree)
+    speed = np.maximum(np.ceil((in_hw[None, :] / bound) ** 2), 1.0)
+    speed = np.where(c.dup_balance, np.minimum(speed, c.max_dup), c.dup_fixed)
+    speed = np.where(c.pipeline | ~c.dup_balance, speed, 1.0)
+    # copies that fit in spare PEs / subarrays of the layer's own tile are free (PEDesign / SubArrayDup)
+    rr = np.where(novel, cin, R)
+    size = np.where(novel, p_nm, t_cm)
+    pe = np.where(novel, p_nm, p_cm)
+    small = ~novel & ((R <= t_cm) | (C <= t_cm))
+    pe_dup = np.where(small, np.maximum(np.floor(np.ceil(t_cm / pe) / np.ceil(R / pe)), 1.0)
+                      * np.maximum(np.floor(np.ceil(t_cm / pe) / np.ceil(C / pe)), 1.0), 1.0)
+    sa_small = (rr <= pe) | (C <= pe)
+    sa_dup = np.where(sa_small, np.maximum(np.floor(np.ceil(pe / nr) / np.ceil(rr / nr)), 1.0)
+                      * np.maximum(np.floor(np.ceil(pe / nc) / np.ceil(C / nc)), 1.0), 1.0)
+    free = pe_dup * sa_dup
+    tiles = np.ceil(rr / size) * np.ceil(speed / free) * np.ceil(C / size)
+    row_blocks = np.ceil(R / nr)
+    mapped = row_blocks * np.ceil(C / nc)
+    copies = np.maximum(speed, 1.0)
+    return Floorplan(novel=novel, tiles=tiles, copies=copies, mapped_subarrays=mapped, row_blocks=row_blocks,
+                     tile_size=t_cm[:, 0], pe_cm=p_cm[:, 0], pe_nm=p_nm[:, 0], pes_nm=max(pes_nm, 1.0),
+                     cells_used=w * copies, R=R, C=C, tile_span=size)

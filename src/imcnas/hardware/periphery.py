@@ -1,0 +1,140 @@
+"""One subarray and its periphery (NeuroSim V1.4 SubArray.cpp, conventional parallel read), per chip.
+
+Geometry: the cell array is ``rows x h_cell`` by ``cols x w_cell``; circuits that serve columns (sense amps,
+encoders, shift-adders, column mux, precharge, write drivers) are stacked in strips as wide as the array;
+circuits that serve rows (word-line switch matrix, level shifters, DAC / pulse-width drivers) in strips as
+tall as the array. The subarray is the bounding box, so ``slack = A_row x A_col / A_array`` is layout area
+no component uses (NeuroSim's subarray ``area - usedArea``; large for a narrow 1T1R array with wide
+high-voltage row drivers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imcnas.hardware import adc as A
+from imcnas.hardware import components as K
+from imcnas.hardware import sense_amp as S
+from imcnas.hardware import technology as tech
+from imcnas.hardware.params import ADC_LAWS, ChipArrays
+
+SENSE_AMP = ADC_LAWS.index("sense_amp")
+# NeuroSim NewSwitchMatrix.cpp: 1T1R word-line gates are newswitchmatrixsizeratio x minimum (14 at 22 nm, 6
+# elsewhere; we take the 22-nm value, the node of NeuroSim's RRAM data); access voltage 1.1 V (Param.cpp)
+NVM_SWITCH_WIDTH = 14.0
+NVM_ACCESS_V = 1.1
+
+
+@dataclass
+class Subarray:
+    """Per-chip subarray figures, (n, 1) arrays."""
+
+    sense_amp: np.ndarray
+    levels: np.ndarray
+    n_adc: np.ndarray
+    n_add: np.ndarray  # row groups read one after the other (rows / parallel rows)
+    adder_bits: np.ndarray
+    out_bits: np.ndarray  # bits of a subarray's partial sum
+    adc_rate_hz: np.ndarray  # 0: one conversion per clock
+    t_sense_ns: np.ndarray
+    e_sense_pj: np.ndarray  # per column sensing (one row group)
+    c_row_ff: np.ndarray  # word-line capacitance
+    c_cell_ff: np.ndarray
+    e_row_drive_pj: np.ndarray
+    e_mux_col_pj: np.ndarray
+    area: dict[str, np.ndarray]  # adc, dac (row drivers), accumulation, periphery
+    area_array_um2: np.ndarray
+    area_cell_um2: np.ndarray
+    area_slack_um2: np.ndarray
+
+    @property
+    def area_logic_um2(self) -> np.ndarray:
+        """Area of the subarray's circuits (not cells, not slack)."""
+        return sum(self.area.values())
+
+
+def _access_resistance(c: ChipArrays) -> np.ndarray:
+    """On-resistance of a 1F SRAM access transistor (SubArray.cpp:215; 1 fin at FinFET nodes), ohm."""
+    r_min = 1.77 * c.vdd / (tech.ion_ua(c.node) * 1e-6)  # effective-resistance multiplier x V / I_on
+    return np.where(c.node >= 22, 2.0, 1.0) * r_min
+
+
+def subarray(c: ChipArrays) -> Subarray:
+    """Build the subarray figures of every chip."""
+    node, vdd, f_um = c.node, c.vdd, c.node * 1e-3
+    nr, nc, p = c.xbar_rows, c.xbar_cols, c.active_rows
+    ag, gl, cg = K.gate_area(node), K.gate_load_pj(node, vdd), tech.cgate_ff(node)
+    sense = c.adc_law == SENSE_AMP
+    levels = 2.0**c.adc_bits
+    n_adc = np.maximum(np.floor(nc / c.cols_per_adc), 1.0)
+    n_add = np.maximum(np.floor(nr / p), 1.0)
+    adder_bits = c.adc_bits + np.ceil(np.log2(n_add))
+    cpw = c.cells_per_weight
+    out_bits = adder_bits + c.in_bits + (cpw - 1) * c.cell_bits + 1
+    # ---- geometry
+    h_arr, w_arr = nr * c.cell_h_f * f_um, nc * c.cell_w_f * f_um
+    a_cell = c.cell_h_f * c.cell_w_f * f_um**2
+    a_arr = h_arr * w_arr
+    nvm = ~c.is_sram
+    # ---- sense amplifier (current mode) timing and energy
+    r_acc = _access_resistance(c)
+    r0 = np.where(c.is_sram, r_acc, c.r_on)
+    c_col = nr * c.cell_h_f * f_um * tech.WIRE_CAP_FF_PER_UM + nr * cg / 2 + cg * np.maximum(levels - 3, 0)
+    r_lo, r_hi = S.reference_resistances(r0, p, levels)
+    t_sense = np.maximum(S.sensing_time_ns(node, r_lo, c_col), S.sensing_time_ns(node, r_hi, c_col))
+    c_row = nc * (c.cell_w_f * f_um * tech.WIRE_CAP_FF_PER_UM + cg / 2)
+    g_cell = c.weight_on / (1.25 * c.r_on) + (1 - c.weight_on) / (c.r_on * c.on_off + 0.25 * c.r_on)
+    on_rows = np.maximum(nr * c.input_ones, 1.0)
+    r_col = np.where(c.is_sram, r_acc / on_rows, n_add / (on_rows * g_cell))
+    p_col = S.column_power_uw(node, r_col, c.v_read) * (levels - 1)
+    p_ref = np.maximum(levels - 3, 0) / levels * (levels - 1) * S.column_power_uw(node, 2 * r0 / p, c.v_read)
+    e_ref = np.where(c.is_sram, (c.cell_w_f * f_um * tech.WIRE_CAP_FF_PER_UM + cg / 2) * vdd**2 * nr, 0.0) * 1e-3
+    e_switch = (c_col * c.v_read**2 / levels + 2 * cg * c.v_read**2 + K.SENSE_AMP_SWITCH_LOADS * cg * vdd**2) * 1e-3 \
+        + e_ref / levels
+    e_sense = (levels - 1) * e_switch + (p_col + p_ref) * t_sense * 1e-3
+    # ---- areas per subarray (um^2)
+    adc_law_area = np.where(c.adc_area_um2 > 0, c.adc_area_um2, _law_area(c))
+    a_adc = np.where(sense, n_adc * ((levels - 1) * K.SENSE_AMP_LEVEL_GATES + levels * K.AREA_GATES["encoder_level"]) * ag
+                     + n_adc * (levels - 1) / levels * nr * a_cell, n_adc * adc_law_area) \
+        + np.where(c.is_sram, nc * K.AREA_GATES["precharge_col"] * ag, 0.0)
+    add_bits = (n_add > 1) * (adder_bits - 1) + (cpw > 1) * adder_bits + (c.in_cycles > 1) * (adder_bits + cpw)
+    dff_bits = (n_add > 1) * adder_bits + (cpw > 1) * (adder_bits + cpw) + (c.in_cycles > 1) * (adder_bits + cpw + c.in_bits)
+    a_acc = n_adc * (add_bits * K.AREA_GATES["adder_bit"] + dff_bits * K.AREA_GATES["dff_bit"]) * ag
+    a_drive = nr * (K.AREA_GATES["switch_row"] + K.AREA_GATES["dff_bit"]) * ag \
+        + nvm * (nr * K.AREA_GATES["nvm_switch_row"] + 2 * nr * K.AREA_GATES["level_shift_line"]) * ag \
+        + np.where(c.is_dac, nr * K.dac_area_um2(c.dac_bits, node), 0.0) \
+        + np.where(c.is_pwm, nr * K.pwm_area_um2(c.in_bits, node), 0.0)
+    r_min = c.vdd / (tech.ion_ua(node) * 1e-6)
+    r_mem = 2.0 / (1 / (1.25 * c.r_on) + 1 / (c.r_on * c.on_off + 0.25 * c.r_on))
+    mux_width = 1.0 + K.AREA_GATES["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem)
+    a_col_side = nvm * nc * (K.AREA_GATES["level_shift_line"] + K.AREA_GATES["switch_row"] + K.AREA_GATES["dff_bit"]) * ag
+    a_per = (c.cols_per_adc > 1) * nc * mux_width * ag + np.where(c.is_sram, nc * K.WRITE_DRIVER_GATES * ag, 0.0) \
+        + a_col_side
+    row_strips = a_adc + a_acc + a_per
+    col_strips = a_drive
+    e_row = gl * K.ENERGY_LOADS["switch_row"] * (1 + nvm * NVM_SWITCH_WIDTH * (NVM_ACCESS_V / vdd) ** 2)
+    e_mux = gl * (1.0 + K.ENERGY_LOADS["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem))
+    rate = np.where(sense, 0.0, c.adc_rate_hz)  # 0: from the clock (cost.py)
+    return Subarray(
+        sense_amp=sense, levels=levels, n_adc=n_adc, n_add=n_add, adder_bits=adder_bits, out_bits=out_bits,
+        adc_rate_hz=rate, t_sense_ns=t_sense, e_sense_pj=e_sense, c_row_ff=c_row,
+        c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
+        area={"adc": a_adc, "dac": a_drive, "accumulation": a_acc, "periphery": a_per},
+        area_array_um2=a_arr, area_cell_um2=a_cell, area_slack_um2=row_strips * col_strips / a_arr,
+    )
+
+
+def nominal_rate_hz(c: ChipArrays) -> np.ndarray:
+    """Sample rate of a stand-alone ADC: the given one, else 1 GS/s (flash) or 1 GS/s / (bits + 1) (SAR)."""
+    return np.where(c.adc_rate_hz > 0, c.adc_rate_hz, np.where(c.adc_sar, 1e9 / (c.adc_bits + 1), 1e9))
+
+
+def _law_area(c: ChipArrays) -> np.ndarray:
+    """Area of one stand-alone ADC under each chip's law (0 for the sense amp, priced above)."""
+    rate = nominal_rate_hz(c)
+    out = np.zeros_like(c.adc_bits)
+    for i, law in enumerate(ADC_LAWS):
+        if law != "sense_amp" and (c.adc_law == i).any():
+            out = np.where(c.adc_law == i, A.adc_area_um2(law, c.adc_bits, c.node, rate), out)
+    return out
