@@ -48,6 +48,8 @@ AREA_GATES = {
     "interconnect": 0.02,  # repeated global wire: gate areas per bit per F of length
 }
 ENERGY_LOADS = {
+    "adder_bit": ADDER_LOADS_PER_BIT,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
+    "dff_bit": DFF_LOADS_PER_BIT,  # switched gate loads per flip-flop and clock (DFF.cpp)
     "switch_row": 4.0,  # word-line switch-matrix drive per active row (gate loads)
     "mux_col": 0.05,  # column-mux switching per column and per parallel row it conducts
     "buffer_bit": 20.0,  # register-file buffer per bit moved (DFF + decoder share)
@@ -76,12 +78,12 @@ def gate_delay_ns(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
 
 def adder_energy_pj(bits: ArrayLike, node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
     """One ripple add of ``bits`` bits (Adder.cpp, activity delta)."""
-    return bits * ADDER_LOADS_PER_BIT * ADDER_ACTIVITY * gate_load_pj(node_nm, vdd_v)
+    return bits * ENERGY_LOADS["adder_bit"] * ADDER_ACTIVITY * gate_load_pj(node_nm, vdd_v)
 
 
 def dff_energy_pj(bits: ArrayLike, node_nm: ArrayLike, vdd_v: ArrayLike, activity: float = DFF_ACTIVITY) -> ArrayLike:
     """Clocking ``bits`` flip-flops once (DFF.cpp)."""
-    return bits * DFF_LOADS_PER_BIT * activity * gate_load_pj(node_nm, vdd_v)
+    return bits * ENERGY_LOADS["dff_bit"] * activity * gate_load_pj(node_nm, vdd_v)
 
 
 def wire_energy_pj_per_bit_um(vdd_v: ArrayLike) -> ArrayLike:

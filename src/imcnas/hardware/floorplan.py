@@ -141,7 +141,7 @@ class Floorplan:
         cores_in = np.ceil(s * cl.in_bits * c.xbar_rows / 1024)
         cores_out = np.ceil(acc_bits * s * n_adc / 1024)
         b_in = rows_tile * vectors * cl.in_bits
-        b_out = cols_tile * acc_bits * vectors / np.maximum(cl.in_bits, 1)
+        b_out = cols_tile * acc_bits * vectors
         t_tile = b_in / iw / np.minimum(cores_in, np.ceil(bus / iw)) + b_out / iw / np.minimum(cores_out, np.ceil(bus / iw))
         g_in, g_out = self.R * vectors * cl.in_bits, out_elems * cl.in_bits
         giw = 4 * iw

@@ -130,4 +130,6 @@ def estimate_batch(work: Workload | Any, chips: Sequence[Chip | str]) -> CostTab
     cols = {k: np.asarray(v, dtype=float) for k, v in totals(p).items()}
     for comp in ENERGY_COMPONENTS:
         cols[f"energy_{comp}_pj"] = p["energy"][comp][:, 0]
+    for comp in AREA_COMPONENTS:
+        cols[f"area_{comp}_mm2"] = p["area"][comp][:, 0] * 1e-6
     return CostTable(chips=[c.name for c in chips], columns=cols)
