@@ -3,11 +3,11 @@ on the NeuroSim V1.4 training runs, all at once: one value per constant for ever
 device. Prints the fitted values and the training errors; the values are then written into components.py
 by hand (so the model has no hidden state). Held-out runs are never read here.
 
-Usage: python benchmarks/fit_costmodel.py [neurosim_runs.yaml] [costmodel.yaml]
+Training set: the shared NeuroSim runs (tests/data/neurosim_runs.yaml) and the runs of our own NeuroSim build
+labelled ``role: calibration`` in tests/data/neurosim_generated.yaml. Usage: python benchmarks/fit_costmodel.py
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +17,16 @@ from imcnas.hardware import components as K
 from imcnas.hardware.validation import load_references, ours_vs_neurosim
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
 PARAMS = [("AREA_GATES", k) for k in K.AREA_GATES] + [("ENERGY_LOADS", k) for k in K.ENERGY_LOADS] + \
-    [("TIME", k) for k in K.TIME] + [("LEAKAGE", "gates")]
+    [("TIME", k) for k in K.TIME] + [("LEAKAGE", "gates"), ("FINFET", "ratio")]
 AREA_METRICS = ("chip_area_mm2", "area_adc_mm2", "area_accumulation_mm2", "area_other_mm2", "area_interconnect_mm2")
 FULL_METRICS = AREA_METRICS + ("energy_adc_pj", "energy_accumulation_pj", "energy_other_pj", "energy_buffer_pj",
                                "energy_interconnect_pj", "energy_leakage_pj", "clock_ns", "tops", "tops_per_w")
 # Physical ranges (gate areas, gate loads, gate delays): a fit that leaves them is not a circuit
 BOUNDS = {"adder_bit": (6, 40), "dff_bit": (4, 40), "encoder_level": (0.5, 20), "precharge_col": (2, 40),
           "switch_row": (0.5, 60), "mux_col": (1e-3, 10), "level_shift_line": (5, 300), "nvm_switch_row": (2, 200),
-          "interconnect": (1e-4, 1), "buffer_bit": (4, 200), "wire_repeater": (0.1, 10),
+          "interconnect": (1e-3, 100), "column": (0.5, 200), "ratio": (0.1, 3), "buffer_bit": (4, 200), "wire_repeater": (0.1, 10),
           "periphery_gate_delays": (10, 1000), "gates": (0.1, 10)}
 ENERGY_BOUNDS = {"adder_bit": (5, 400), "dff_bit": (4, 200), "switch_row": (0.5, 100), "mux_col": (1e-3, 10)}
 
@@ -34,12 +35,15 @@ def _set(values: np.ndarray) -> None:
     for (group, key), v in zip(PARAMS, values):
         if group == "LEAKAGE":
             K.LEAKAGE_GATES = float(v)
+        elif group == "FINFET":
+            K.FINFET_LOAD_RATIO = float(v)
         else:
             getattr(K, group)[key] = float(v)
 
 
 def _get() -> np.ndarray:
-    return np.array([K.LEAKAGE_GATES if g == "LEAKAGE" else getattr(K, g)[k] for g, k in PARAMS])
+    special = {"LEAKAGE": lambda: K.LEAKAGE_GATES, "FINFET": lambda: K.FINFET_LOAD_RATIO}
+    return np.array([special[g]() if g in special else getattr(K, g)[k] for g, k in PARAMS])
 
 
 def residuals(log_values: np.ndarray, runs, area_runs, ref) -> np.ndarray:
@@ -54,13 +58,14 @@ def residuals(log_values: np.ndarray, runs, area_runs, ref) -> np.ndarray:
 
 
 def main() -> None:
-    runs_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "data" / "neurosim_runs.yaml"
-    ref_path = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "tests" / "data" / "costmodel.yaml"
-    data, ref = load_references(runs_path), load_references(ref_path)
+    data, ref = load_references(DATA / "neurosim_runs.yaml"), load_references(DATA / "costmodel.yaml")
+    gen = load_references(DATA / "neurosim_generated.yaml")
+    ref = gen["networks"]
     # NeuroSim's validated (calibrated) mode is what the model represents; a run with the calibration off
     # (beta, gamma, delta = 1) is a different simulator setting, shown in the validation table only
-    runs = [r for r in data["runs"] if r["config"].get("validated", True)]
-    area_runs = data["area_only_runs"]
+    runs = [r for r in data["runs"] + [g for g in gen["runs"] if g["role"] == "calibration"]
+            if r["config"].get("validated", True)]
+    area_runs = data["area_only_runs"] + [g for g in gen["area_only_runs"] if g["role"] == "calibration"]
     lo = np.log([(ENERGY_BOUNDS if g == "ENERGY_LOADS" and k in ENERGY_BOUNDS else BOUNDS)[k][0] for g, k in PARAMS])
     hi = np.log([(ENERGY_BOUNDS if g == "ENERGY_LOADS" and k in ENERGY_BOUNDS else BOUNDS)[k][1] for g, k in PARAMS])
     x0 = np.clip(np.log(_get()), lo + 1e-6, hi - 1e-6)

@@ -45,7 +45,8 @@ AREA_GATES = {
     "mux_col": 0.05,  # column-mux transmission gate per column, per parallel row it must conduct
     "level_shift_line": 40.0,  # high-voltage level shifter per line (non-volatile write, 2 V)
     "nvm_switch_row": 30.0,  # 4 wide transmission gates per row of a 1T1R array (NewSwitchMatrix.cpp)
-    "interconnect": 0.02,  # repeated global wire: gate areas per bit per F of length
+    "column": 4.0,  # column-side periphery per column: mux transmission gate, its decoder share
+    "interconnect": 0.5,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {
     "adder_bit": ADDER_LOADS_PER_BIT,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
@@ -59,6 +60,10 @@ TIME = {
     "periphery_gate_delays": 40.0,  # drivers + mux + encoder in series with the sense amp, in gate delays
 }
 LEAKAGE_GATES = 1.0  # fitted: leaking minimum-transistor equivalents per gate area of logic
+# fitted: switched gate width of a FinFET / nanosheet standard cell relative to a planar one, per minimum
+# device (planar cells are widened to fill the cell height, NeuroSim formula.cpp EnlargeSize; fin-quantised
+# cells keep few fins)
+FINFET_LOAD_RATIO = 0.5
 
 
 def gate_area(node_nm: ArrayLike) -> ArrayLike:
@@ -67,8 +72,10 @@ def gate_area(node_nm: ArrayLike) -> ArrayLike:
 
 
 def gate_load_pj(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
-    """Energy unit of logic, pJ: one minimum gate load switched at ``vdd_v``."""
-    return tech.cgate_ff(node_nm) * 1e-3 * np.asarray(vdd_v) ** 2
+    """Energy unit of logic, pJ: one gate load of a standard cell switched at ``vdd_v`` (minimum gate
+    capacitance of the node x the cell-sizing ratio of FinFET / nanosheet nodes)."""
+    sizing = np.where(np.asarray(node_nm) < tech.FINFET_BELOW_NM, FINFET_LOAD_RATIO, 1.0)
+    return tech.cgate_ff(node_nm) * sizing * 1e-3 * np.asarray(vdd_v) ** 2
 
 
 def gate_delay_ns(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:

@@ -131,7 +131,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     tile_side = np.sqrt(core / tiles_alloc)
     bus_cm, bus_nm = fp.tile_bus_bits(c)
     t_cm, t_nm = fp.tiles_cm[:, None], fp.tiles_nm[:, None]
-    wire_gates = K.AREA_GATES["interconnect"] * ag / (node * 1e-3)  # per bit per um of wire
+    wire_gates = K.AREA_GATES["interconnect"] * node * 1e-3  # um^2 per bit per um of wire
     area["interconnect"] = wire_gates * tile_side * (t_cm * bus_cm + t_nm * bus_nm) \
         + wire_gates * fp.bus_width(c) * np.sqrt(core) * c.noc_distance
     area_um2 = core + area["interconnect"]

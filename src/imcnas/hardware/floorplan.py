@@ -81,7 +81,12 @@ class Floorplan:
         k_cm, k_nm = self.pe_side(c)
         s_cm, s_nm = self.tile_pes()
         t_cm, t_nm = self._tile_counts(c)
-        return t_cm * s_cm**2 * k_cm**2 + t_nm * self.pes_nm * k_nm**2
+        return t_cm * s_cm**2 * self.pe_subarrays(c, self.pe_cm) + t_nm * self.pes_nm * self.pe_subarrays(c, self.pe_nm)
+
+    @staticmethod
+    def pe_subarrays(c: ChipArrays, pe: np.ndarray) -> np.ndarray:
+        """Subarrays of a PE of ``pe`` weights per side."""
+        return np.ceil(pe[:, None] / c.xbar_rows) * np.ceil(pe[:, None] / c.xbar_cols)
 
     def tree_bits(self, c: ChipArrays, out_bits: np.ndarray) -> np.ndarray:
         """Adder bits of the PE, tile and chip adder trees, (n, 1)."""

@@ -109,8 +109,8 @@ def subarray(c: ChipArrays) -> Subarray:
     r_mem = 2.0 / (1 / (1.25 * c.r_on) + 1 / (c.r_on * c.on_off + 0.25 * c.r_on))
     mux_width = 1.0 + K.AREA_GATES["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem)
     a_col_side = nvm * nc * (K.AREA_GATES["level_shift_line"] + K.AREA_GATES["switch_row"] + K.AREA_GATES["dff_bit"]) * ag
-    a_per = (c.cols_per_adc > 1) * nc * mux_width * ag + np.where(c.is_sram, nc * K.WRITE_DRIVER_GATES * ag, 0.0) \
-        + a_col_side
+    a_per = nc * (K.AREA_GATES["column"] + (c.cols_per_adc > 1) * mux_width) * ag \
+        + np.where(c.is_sram, nc * K.WRITE_DRIVER_GATES * ag, 0.0) + a_col_side
     row_strips = a_adc + a_acc + a_per
     col_strips = a_drive
     e_row = gl * K.ENERGY_LOADS["switch_row"] * (1 + nvm * NVM_SWITCH_WIDTH * (NVM_ACCESS_V / vdd) ** 2)

@@ -69,10 +69,10 @@ def load_references(path: str | Path) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
-def neurosim_workload(network: str, ref: dict[str, Any]) -> tuple[Workload, float]:
-    """The workload NeuroSim simulates for ``network`` and NeuroSim's op count for it."""
-    key = {"vgg8": "vgg8_cifar", "resnet18": "resnet18_imagenet"}[network.lower()]
-    layers = ref["networks"][key]["layers"]
+def neurosim_workload(network: str, networks: dict[str, Any]) -> tuple[Workload, float]:
+    """The workload NeuroSim simulates for ``network`` (a layer table as NeuroSim's NetWork_*.csv) and
+    NeuroSim's op count for it (2 x input-size MACs, main.cpp)."""
+    layers = networks[network]["layers"]
     ops = sum(2.0 * r["in_hw"] ** 2 * r["in_c"] * r["k"] ** 2 * r["out_c"] for r in layers)
     return from_layer_table(f"{network}-neurosim", layers, positions="valid"), ops
 
@@ -89,7 +89,7 @@ def _neurosim_chip(items: tuple[tuple[str, Any], ...]) -> Chip:
     cfg = dict(items)
     mem = str(cfg["memcelltype"]).lower()
     rows = int(str(cfg["subarray"]).split("x")[0])
-    cols = int(str(cfg["subarray"]).split("x")[1]) if "x" in str(cfg["subarray"]) else rows
+    cols = 128  # NeuroSim keeps numColSubArray at its Param.cpp value; the command line sets the rows only
     over = [f"technology.node_nm={cfg['technode_nm']}", f"crossbar.rows={rows}", f"crossbar.cols={cols}",
             f"crossbar.parallel_rows={cfg['numRowParallel']}", f"adc.bits={int(np.log2(cfg['levelOutput']))}",
             f"adc.cols_per_adc={cfg.get('numColMuxed', 8)}", f"device.bits_per_cell={cfg.get('cellBit', 1)}",
@@ -99,7 +99,7 @@ def _neurosim_chip(items: tuple[tuple[str, Any], ...]) -> Chip:
     return load_chip(f"neurosim-{mem}-22nm", over)
 
 
-def ours_vs_neurosim(runs: Iterable[dict[str, Any]], ref: dict[str, Any],
+def ours_vs_neurosim(runs: Iterable[dict[str, Any]], networks: dict[str, Any],
                      area_only: bool = False) -> list[dict[str, tuple[float, float]]]:
     """For each run: {metric: (ours, NeuroSim)} for area components, and (full runs) energies, clock,
     TOPS, TOPS/W. Runs of one network are priced in one vectorised pass."""
@@ -107,7 +107,7 @@ def ours_vs_neurosim(runs: Iterable[dict[str, Any]], ref: dict[str, Any],
     out: list[dict[str, tuple[float, float]]] = [{} for _ in runs]
     for net in sorted({str(r.get("network", r.get("config", {}).get("network", "VGG8"))) for r in runs}):
         idx = [i for i, r in enumerate(runs) if str(r.get("network", r.get("config", {}).get("network", "VGG8"))) == net]
-        work, ops = neurosim_workload(net, ref)
+        work, ops = neurosim_workload(net, networks)
         cfgs = [runs[i] if area_only else runs[i]["config"] for i in idx]
         table = estimate_batch(work, [neurosim_chip(c) for c in cfgs])
         for j, i in enumerate(idx):
