@@ -29,7 +29,9 @@ OUTPUT_TOGGLE = 0.5  # NeuroSim outputtoggle
 # ---- circuit counts from NeuroSim's C++ (gate loads or gate areas per unit) -------------------------------
 ADDER_LOADS_PER_BIT = 20.0  # Adder.cpp: 13 input + 7 output loads per ripple bit (NAND2 full adder)
 DFF_LOADS_PER_BIT = 16.0  # DFF.cpp: 4 (Cii+Cio) + 2 CgN + 2 CgP + 4 Ctd + 2 Cii + 2 Cio, per bit and clock
-SENSE_AMP_SWITCH_LOADS = 23.0  # MultilevelSenseAmp.cpp:306-312: 6 CgP + 5 CgN + 4 CjP + 3 CjN, pn ~ 1.5
+# MultilevelSenseAmp.cpp:306-312: 6 CgP + 5 CgN + 4 CjP + 3 CjN with CgP = 1.3 CgN (NeuroSim's p/n width
+# ratio at 22 nm) and drain junctions ~ half a gate load (a stated assumption): 7.8 + 5 + 2.6 + 1.5 ~ 17
+SENSE_AMP_SWITCH_LOADS = 17.0
 SENSE_AMP_LEVEL_GATES = 9.0  # MultilevelSenseAmp.cpp CalculateArea: 9 minimum NMOS per comparator level
 WRITE_DRIVER_GATES = 3.0  # WriteDriver.cpp: 3 minimum inverters per column (SRAM)
 ACCESS_WIDTH_F = 1.0  # SRAM access transistor width, F (Param.cpp widthAccessCMOS)
@@ -40,6 +42,7 @@ AREA_GATES = {
     "adder_bit": 14.0,  # one ripple-adder bit with its wiring (NAND2-based full adder)
     "dff_bit": 8.0,  # one D flip-flop (register-file / pipeline bit)
     "encoder_level": 1.0,  # thermometer-to-binary encoder, per sense-amp level
+    "adc_fixed": 10.0,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
     "precharge_col": 6.0,  # bit-line precharger + equaliser per column (SRAM)
     "switch_row": 6.0,  # word-line switch-matrix transmission gates per row
     "mux_col": 0.05,  # column-mux transmission gate per column, per parallel row it must conduct

@@ -21,7 +21,7 @@ from imcnas.hardware import technology as tech
 from imcnas.hardware.floorplan import Floorplan, plan
 from imcnas.hardware.layout import cells_array
 from imcnas.hardware.params import ADC_LAWS, ChipArrays, chip_arrays
-from imcnas.hardware.periphery import Subarray, nominal_rate_hz, subarray
+from imcnas.hardware.periphery import Subarray, nominal_rate_hz, shift_add_ops, subarray
 from imcnas.hardware.spec import Chip
 from imcnas.workload.ops import Workload
 
@@ -60,7 +60,7 @@ def clock_ns(c: ChipArrays, sa: Subarray) -> np.ndarray:
     for a stand-alone ADC; never faster than a user's clock cap. (n, 1)"""
     periphery = K.TIME["periphery_gate_delays"] * K.gate_delay_ns(c.node, c.vdd)
     sensing = np.where(sa.sense_amp, sa.t_sense_ns, 0.0)
-    t = K.SENSING_DELAY_FACTOR * (sensing + periphery)
+    t = K.SENSING_DELAY_FACTOR * (sensing + periphery + sa.t_mux_ns)
     cap = np.where(c.clock_cap_ghz > 0, 1.0 / np.where(c.clock_cap_ghz > 0, c.clock_cap_ghz, 1.0), 0.0)
     return np.maximum(t, cap)
 
@@ -102,12 +102,10 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
                       + calls * c.xbar_cols * sa.e_mux_col_pj + drives * e_drive)
     # shift-add and partial-sum accumulation
     acc_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
-    per_call_adds = sa.n_adc * (c.cols_per_adc * (sa.n_add - 1) * sa.adder_bits
-                                + c.cols_per_adc * (cl.cells_per_weight > 1) * sa.adder_bits
-                                + np.floor(c.cols_per_adc / cl.cells_per_weight) * (sa.adder_bits + cl.cells_per_weight))
+    add_ops, dff_ops = shift_add_ops(sa.adder_bits, sa.n_add, cl.cells_per_weight, cyc, c.cols_per_adc)
     outputs = V * fp.C / cl.cols_per_weight
     tree_adds = outputs * np.maximum(fp.row_blocks - 1, 0.0)
-    layer_e["accumulation"] = (calls * (K.adder_energy_pj(per_call_adds, node, vdd) + K.dff_energy_pj(per_call_adds, node, vdd))
+    layer_e["accumulation"] = (calls * sa.n_adc * (K.adder_energy_pj(add_ops, node, vdd) + K.dff_energy_pj(dff_ops, node, vdd))
                                + tree_adds * K.adder_energy_pj(acc_bits + 1, node, vdd))
     # ---- area (um^2), chip-level hardware sized for the chip's own precision
     ag = K.gate_area(node)
@@ -124,7 +122,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
         "periphery": n_sub * sa.area["periphery"],
         "buffer": regs + sram_buf,
         "digital": c.lanes * K.mac_lane_area_um2(c.digital_bits, node),
-        "whitespace": n_sub * sa.area_slack_um2,
+        "whitespace": n_sub * sa.area_slack_um2 + fp.empty_grid_slots(c) * sa.area_box_um2,
     }
     core = sum(area.values())
     tiles_alloc = np.maximum(fp.chip_tiles(c)[:, None], 1.0)

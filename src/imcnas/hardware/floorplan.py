@@ -83,6 +83,15 @@ class Floorplan:
         t_cm, t_nm = self._tile_counts(c)
         return t_cm * s_cm**2 * self.pe_subarrays(c, self.pe_cm) + t_nm * self.pes_nm * self.pe_subarrays(c, self.pe_nm)
 
+    def empty_grid_slots(self, c: ChipArrays) -> np.ndarray:
+        """Subarray places a PE's square grid leaves empty (k x k slots for fewer subarrays): layout area
+        NeuroSim's PE keeps (ProcessingUnit.cpp: PE area = k^2 subarray boxes), (n, 1)."""
+        k_cm, k_nm = self.pe_side(c)
+        s_cm, _ = self.tile_pes()
+        t_cm, t_nm = self._tile_counts(c)
+        return (t_cm * s_cm**2 * (k_cm**2 - self.pe_subarrays(c, self.pe_cm))
+                + t_nm * self.pes_nm * (k_nm**2 - self.pe_subarrays(c, self.pe_nm)))
+
     @staticmethod
     def pe_subarrays(c: ChipArrays, pe: np.ndarray) -> np.ndarray:
         """Subarrays of a PE of ``pe`` weights per side."""

@@ -17,7 +17,8 @@ NOC_DISTANCE = {"htree": 1.0, "bus": 1.0, "mesh": 2.0 / 3.0}
 # Aspect ratio (width / height) of a cell when only its area is given: 1T1R 12F x 4F (NeuroSim Param.cpp:339)
 CELL_ASPECT = 3.0
 BOOL_FIELDS = ("charge", "is_sram", "differential", "offset", "is_dac", "is_pwm", "layer_per_tile", "dup_balance",
-               "pipeline", "novel_mapping", "tile_sram", "adc_sar")
+               "pipeline", "novel_mapping", "tile_sram", "adc_sar",
+               "neurosim_compat")
 
 
 @dataclass
@@ -77,6 +78,7 @@ class ChipArrays:
     input_ones: np.ndarray
     weight_on: np.ndarray
     energy_overhead: np.ndarray
+    neurosim_compat: np.ndarray
 
     @property
     def n(self) -> int:
@@ -128,6 +130,7 @@ def _row(chip: Chip) -> dict[str, float]:
         "novel_mapping": float(chip.mapping.novel_mapping and not (h.crossbars_per_pe or h.pes_per_tile)),
         "input_ones": chip.activity.input_ones, "weight_on": chip.activity.weight_on,
         "energy_overhead": chip.calibration.energy_overhead,
+        "neurosim_compat": float(chip.calibration.neurosim_compat),
     }
 
 

@@ -38,6 +38,7 @@ class Subarray:
     out_bits: np.ndarray  # bits of a subarray's partial sum
     adc_rate_hz: np.ndarray  # 0: one conversion per clock
     t_sense_ns: np.ndarray
+    t_mux_ns: np.ndarray  # column-mux decoder driving its transmission gates
     e_sense_pj: np.ndarray  # per column sensing (one row group)
     c_row_ff: np.ndarray  # word-line capacitance
     c_cell_ff: np.ndarray
@@ -49,9 +50,36 @@ class Subarray:
     area_slack_um2: np.ndarray
 
     @property
+    def area_box_um2(self) -> np.ndarray:
+        """Bounding box of one subarray: cells, periphery and slack."""
+        return self.area_array_um2 + self.area_logic_um2 + self.area_slack_um2
+
+    @property
     def area_logic_um2(self) -> np.ndarray:
         """Area of the subarray's circuits (not cells, not slack)."""
         return sum(self.area.values())
+
+
+def shift_add_bits(adder_bits: np.ndarray, n_add: np.ndarray, cpw: np.ndarray, in_bits: np.ndarray,
+                   in_cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adder and flip-flop bits behind one ADC (SubArray.cpp:286-295): a partial-sum adder when row groups
+    are read one after the other, a shift-add over weight slices, a shift-add over input bits."""
+    add = (n_add > 1) * (adder_bits - 1) + (cpw > 1) * adder_bits + (in_cycles > 1) * (adder_bits + cpw)
+    dff = (n_add > 1) * adder_bits + (cpw > 1) * (adder_bits + cpw) + (in_cycles > 1) * (adder_bits + cpw + in_bits)
+    return add, dff
+
+
+def shift_add_ops(adder_bits: np.ndarray, n_add: np.ndarray, cpw: np.ndarray, in_cycles: np.ndarray,
+                  mux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adder-bit and flip-flop-bit operations behind one ADC per subarray read (SubArray.cpp:1595): the
+    partial-sum adder runs mux x (groups - 1) times, the weight shift-add (slices - 1) x mux / slices
+    times, the input shift-add mux / slices times."""
+    w_ops = (cpw - 1) * np.floor(mux / cpw)
+    i_ops = (in_cycles > 1) * np.floor(mux / cpw)
+    p_ops = mux * (n_add - 1)
+    add = p_ops * (adder_bits - 1) + w_ops * adder_bits + i_ops * (adder_bits + cpw)
+    dff = p_ops * adder_bits + w_ops * (adder_bits + cpw) + i_ops * (adder_bits + cpw)
+    return add, dff
 
 
 def _access_resistance(c: ChipArrays) -> np.ndarray:
@@ -95,11 +123,11 @@ def subarray(c: ChipArrays) -> Subarray:
     e_sense = (levels - 1) * e_switch + (p_col + p_ref) * t_sense * 1e-3
     # ---- areas per subarray (um^2)
     adc_law_area = np.where(c.adc_area_um2 > 0, c.adc_area_um2, _law_area(c))
-    a_adc = np.where(sense, n_adc * ((levels - 1) * K.SENSE_AMP_LEVEL_GATES + levels * K.AREA_GATES["encoder_level"]) * ag
+    a_adc = np.where(sense, n_adc * ((levels - 1) * K.SENSE_AMP_LEVEL_GATES + levels * K.AREA_GATES["encoder_level"]
+                                     + K.AREA_GATES["adc_fixed"]) * ag
                      + n_adc * (levels - 1) / levels * nr * a_cell, n_adc * adc_law_area) \
         + np.where(c.is_sram, nc * K.AREA_GATES["precharge_col"] * ag, 0.0)
-    add_bits = (n_add > 1) * (adder_bits - 1) + (cpw > 1) * adder_bits + (c.in_cycles > 1) * (adder_bits + cpw)
-    dff_bits = (n_add > 1) * adder_bits + (cpw > 1) * (adder_bits + cpw) + (c.in_cycles > 1) * (adder_bits + cpw + c.in_bits)
+    add_bits, dff_bits = shift_add_bits(adder_bits, n_add, cpw, c.in_bits, c.in_cycles)
     a_acc = n_adc * (add_bits * K.AREA_GATES["adder_bit"] + dff_bits * K.AREA_GATES["dff_bit"]) * ag
     a_drive = nr * (K.AREA_GATES["switch_row"] + K.AREA_GATES["dff_bit"]) * ag \
         + nvm * (nr * K.AREA_GATES["nvm_switch_row"] + 2 * nr * K.AREA_GATES["level_shift_line"]) * ag \
@@ -115,10 +143,16 @@ def subarray(c: ChipArrays) -> Subarray:
     col_strips = a_drive
     e_row = gl * K.ENERGY_LOADS["switch_row"] * (1 + nvm * NVM_SWITCH_WIDTH * (NVM_ACCESS_V / vdd) ** 2)
     e_mux = gl * (1.0 + K.ENERGY_LOADS["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem))
+    # column-mux decoder: drives the gates of every mux transmission gate (n and p), each sized to pass the
+    # current of the parallel rows (Mux.cpp: R_tg = 0.25 R_read / parallel rows)
+    tg_units = p * r_min / (0.5 * np.where(c.is_sram, r_acc, r_mem))
+    mux_load = (c.cols_per_adc > 1) * n_adc * 2 * np.maximum(tg_units, 1.0)
+    sizing = np.where(c.neurosim_compat, tech.interp(node, tech.MUX_DRIVER_SIZING), np.sqrt(np.maximum(mux_load, 1.0)))
+    t_mux = 0.69 * K.gate_delay_ns(node, vdd) * mux_load / sizing
     rate = np.where(sense, 0.0, c.adc_rate_hz)  # 0: from the clock (cost.py)
     return Subarray(
         sense_amp=sense, levels=levels, n_adc=n_adc, n_add=n_add, adder_bits=adder_bits, out_bits=out_bits,
-        adc_rate_hz=rate, t_sense_ns=t_sense, e_sense_pj=e_sense, c_row_ff=c_row,
+        adc_rate_hz=rate, t_sense_ns=t_sense, t_mux_ns=t_mux, e_sense_pj=e_sense, c_row_ff=c_row,
         c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
         area={"adc": a_adc, "dac": a_drive, "accumulation": a_acc, "periphery": a_per},
         area_array_um2=a_arr, area_cell_um2=a_cell, area_slack_um2=row_strips * col_strips / a_arr,

@@ -208,6 +208,10 @@ class Calibration(_Strict):
 
     energy_overhead: float = Field(1.0, ge=1.0, le=3.0, description="post-layout wiring energy factor "
                                    "(NeuroSim V1.4 zeta = 1.22); multiplies dynamic energy")
+    neurosim_compat: bool = Field(False, description="reproduce NeuroSim V1.4 where it differs from the "
+                                  "default on purpose: the column-mux decoder's driver sized by NeuroSim's "
+                                  "per-node table (minimum size at 32 nm and above, a multi-ns read cycle) "
+                                  "instead of sized to its load")
 
 
 class Chip(_Strict):

@@ -42,6 +42,9 @@ POLY_PITCH_F = np.array([3.8, 3.8, 3.8, 3.8, 3.8, 3.8, 5.571, 6.4, 8.1428, 10.2,
 # Param.cpp:270-333: SRAM compute bit cell height x width in F (logic SRAM rules grow in F below 22 nm)
 SRAM_CELL_H_F = np.array([10, 10, 10, 10, 10, 10, 10.6, 12.8, 16.0, 19.2, 30.0, 42.0, 80.0])
 SRAM_CELL_W_F = np.array([28, 28, 28, 28, 28, 28, 30.8, 31.25, 34.43, 43.75, 68.26, 120.0, 144.0])
+# Param.cpp:151-160 sizingfactor_MUX: the column-mux decoder's driver width in minimum sizes (1 where the
+# table has no entry, i.e. 32 nm and above)
+MUX_DRIVER_SIZING = np.array([1, 1, 1, 1, 1, 110, 130, 80, 60, 50, 25, 25, 30], dtype=float)
 # Nodes below this are FinFET (14 ... 3 nm) or nanosheet (2, 1 nm) in NeuroSim's tables
 FINFET_BELOW_NM = 18.0
 # Wire capacitance per length (Param.cpp / NeuroSim's 0.2 fF/um at every node)
