@@ -61,6 +61,8 @@ ENERGY_LOADS = {
 }
 TIME = {
     "periphery_gate_delays": 40.0,  # drivers + mux + encoder in series with the sense amp, in gate delays
+    "wire_delay": 2.0,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
+    # repeaters; more when repeaters are relaxed to save power, as NeuroSim's delay tolerance does)
 }
 LEAKAGE_GATES = 1.0  # fitted: leaking minimum-transistor equivalents per gate area of logic
 # fitted: switched gate width of a FinFET / nanosheet standard cell relative to a planar one, per minimum
@@ -107,7 +109,7 @@ def wire_delay_ns_per_mm(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
     its wire width and resistivity, Param.cpp:395-544)."""
     r_ohm_per_um = 1.0 * (22.0 / np.asarray(node_nm, dtype=float)) ** 2
     rg_cg_s = gate_delay_ns(node_nm, vdd_v) * 1e-9
-    per_um_s = 2.0 * np.sqrt(r_ohm_per_um * tech.WIRE_CAP_FF_PER_UM * 1e-15 * rg_cg_s)
+    per_um_s = TIME["wire_delay"] * np.sqrt(r_ohm_per_um * tech.WIRE_CAP_FF_PER_UM * 1e-15 * rg_cg_s)
     return per_um_s * 1e3 * 1e9
 
 

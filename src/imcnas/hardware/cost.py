@@ -69,7 +69,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     """Price ``work`` on every chip of ``chip``. Returns arrays: per-layer (n, L) and per-chip (n,) figures."""
     wa, dt, c = work.matrix_arrays, work.digital_totals, chip
     cl = layer_view(c, wa)
-    fp: Floorplan = plan(wa["rows"], wa["cols"], wa["groups"], wa["kernel_area"], wa["in_hw"], wa["vectors"], c,
+    fp: Floorplan = plan(wa["rows"], wa["cols"], wa["groups"], wa["kernel_area"], wa["in_hw"], wa["vectors"], wa["in_elems"], c,
                          cl.cols_per_weight)
     sa = subarray(c)
     node, vdd = c.node, c.vdd
@@ -151,9 +151,16 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     t_step = np.maximum(t_clk, conv_ns)
     t_read = np.where(sa.sense_amp, 0.0, c.t_read_ns) * cyc * sa.n_add
     t_array = np.ceil(V / fp.copies) * (steps * t_step + t_read)
-    t_buffer = fp.buffer_cycles(c, cl, V, acc_bits, wa["out_elems"][None, :]) * t_clk
-    wire_ns = K.wire_delay_ns_per_mm(node, vdd) * side_um * 1e-3 * c.noc_distance
-    t_noc = (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits / fp.bus_width(c) * np.maximum(np.ceil(wire_ns / t_clk), 1.0) * t_clk
+    sub_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits + 1
+    t_buffer = fp.buffer_cycles(c, cl, V, sub_bits, wa["out_elems"][None, :]) * t_clk
+    # interconnect: each transfer of the tile's H-tree (root to leaf ~ one tile side) and of the chip bus takes
+    # whole clock cycles (HTree.cpp, XYBus.cpp)
+    wire = K.wire_delay_ns_per_mm(node, vdd)
+    b_in, b_out = fp.tile_traffic(c, cl, V, sub_bits)
+    hops_tile = np.maximum(np.ceil(wire * tile_side * 1e-3 / t_clk), 1.0)
+    hops_chip = np.maximum(np.ceil(wire * side_um * 1e-3 * c.noc_distance / t_clk), 1.0)
+    t_noc = ((b_in + b_out) / fp.tile_bus(c) * hops_tile
+             + (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits / fp.bus_width(c) * hops_chip) * t_clk
     layer_t = t_array + t_buffer + t_noc
     # ---- digital work (activations, pooling, norms, attention matmuls, embeddings)
     dig_e = (dt["flops"] * K.adder_energy_pj(c.digital_bits, node, vdd)

@@ -38,6 +38,7 @@ class Floorplan:
     pes_nm: float  # PEs per novel-mapping tile (the shared kernel area)
     cells_used: np.ndarray  # (n, L) cells holding weights, copies included
     R: np.ndarray  # (n, L) weight rows of a layer (groups packed)
+    input_bits_total: float  # feature-map elements entering all layers (sizes the global buffer)
     C: np.ndarray  # (n, L) physical weight columns of a layer
     tile_span: np.ndarray  # (n, L) weights per side of the layer's tile (T or P_nm)
 
@@ -140,27 +141,57 @@ class Floorplan:
         halvings = np.ceil(np.log2(np.maximum(want / c.noc_width, 1.0)))
         return np.maximum(want / 2**halvings, 1.0)
 
-    def buffer_cycles(self, c: ChipArrays, cl: ChipArrays, vectors: np.ndarray, acc_bits: np.ndarray,
+    def tile_traffic(self, c: ChipArrays, cl: ChipArrays, vectors: np.ndarray,
+                     sub_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bits one tile of the layer takes in (input bits) and sends out (partial sums), (n, L)."""
+        k_cm, k_nm = self.pe_side(c)
+        s_cm, _ = self.tile_pes()
+        pes = np.where(self.novel, self.pes_nm, s_cm)
+        pe_bits = sub_bits + np.where(self.novel, k_nm, k_cm)
+        stages = np.ceil(np.log2(np.maximum(pes, 1.0)))
+        rows = np.where(self.novel, self.R / np.sqrt(self.pes_nm), np.minimum(self.R, self.tile_span))
+        b_in = rows * vectors * cl.in_bits
+        b_out = np.minimum(self.C, self.tile_span) / cl.cols_per_weight * (pe_bits + stages) * vectors
+        return b_in, b_out
+
+    def tile_bus(self, c: ChipArrays) -> np.ndarray:
+        """H-tree width of each layer's tiles, (n, L)."""
+        s_cm, _ = self.tile_pes()
+        return np.where(self.novel, self.pes_nm * self.pe_nm[:, None], s_cm * self.pe_cm[:, None])
+
+    def buffer_cycles(self, c: ChipArrays, cl: ChipArrays, vectors: np.ndarray, sub_bits: np.ndarray,
                       out_elems: np.ndarray) -> np.ndarray:
         """Clock cycles a layer's tile buffers and the global buffer need to stream its inputs and outputs
-        (Tile.cpp:567-586, Chip.cpp:907-926): not shortened by copies, (n, L)."""
-        iw = c.buffer_width
-        bus_cm, bus_nm = self.tile_bus_bits(c)
-        s_cm, s_nm = self.tile_pes()
+        (Tile.cpp:117-232 and 530-600, Chip.cpp:907-926); not shortened by copies, (n, L).
+
+        A tile's input (output) buffer holds one input (partial-sum) word per PE row: a register file of
+        ``width_bits^2``-bit cores with ``width_bits``-bit ports when it is that large, else one core as wide
+        as a whole word set. Partial sums leave at the tile accumulator's width."""
+        core_side = c.buffer_width
+        core = core_side**2
+        k_cm, k_nm = self.pe_side(c)
+        s_cm, _ = self.tile_pes()
+        pes = np.where(self.novel, self.pes_nm, s_cm)  # NeuroSim's numPE: per side (conventional), all (novel)
+        k = np.where(self.novel, k_nm, k_cm)
         n_adc = np.floor(c.xbar_cols / c.cols_per_adc)
-        rows_tile = np.minimum(np.where(self.novel, self.R / self.pes_nm, self.R), self.tile_span)
-        cols_tile = np.minimum(self.C, self.tile_span) / cl.cols_per_weight
-        bus = np.where(self.novel, bus_nm, bus_cm)
-        s = np.where(self.novel, s_nm, s_cm)
-        cores_in = np.ceil(s * cl.in_bits * c.xbar_rows / 1024)
-        cores_out = np.ceil(acc_bits * s * n_adc / 1024)
-        b_in = rows_tile * vectors * cl.in_bits
-        b_out = cols_tile * acc_bits * vectors
-        t_tile = b_in / iw / np.minimum(cores_in, np.ceil(bus / iw)) + b_out / iw / np.minimum(cores_out, np.ceil(bus / iw))
-        g_in, g_out = self.R * vectors * cl.in_bits, out_elems * cl.in_bits
-        giw = 4 * iw
-        g_cores = np.ceil((self.R * vectors * cl.in_bits).sum(axis=1, keepdims=True) / 2 / 16384)
-        t_glob = (g_in + g_out) / giw / np.minimum(np.maximum(g_cores, 1.0), np.ceil(self.bus_width(c) / giw))
+        pe_bits = sub_bits + k  # numBitPEOutput (Tile.cpp:126, 181)
+        stages = np.ceil(np.log2(np.maximum(pes, 1.0)))
+        bus = np.where(self.novel, self.pes_nm * self.pe_nm[:, None], s_cm * self.pe_cm[:, None])
+
+        def stream(bits: np.ndarray, size: np.ndarray, word: np.ndarray) -> np.ndarray:
+            small = size < core
+            port = np.where(small, word, core_side)
+            cores = np.where(small, 1.0, np.ceil(size / core))
+            return bits / port / np.minimum(cores, np.ceil(bus / port))
+
+        b_in, b_out = self.tile_traffic(c, cl, vectors, sub_bits)
+        t_tile = stream(b_in, pes * cl.in_bits * c.xbar_rows, pes * c.xbar_rows) \
+            + stream(b_out, (pe_bits + stages) * pes * n_adc, (pe_bits + stages) * pes)
+        # global buffer: 128 x 128-bit register-file cores with 128-bit ports (Chip.cpp:428)
+        g_in, g_out = self.R / np.where(self.novel, np.sqrt(self.pes_nm), 1.0) * vectors * cl.in_bits, out_elems * cl.in_bits
+        giw = 4 * core_side
+        g_cores = np.maximum(np.ceil(c.in_bits * self.input_bits_total / 2 / giw**2), 1.0)
+        t_glob = (g_in + g_out) / giw / np.minimum(g_cores, np.ceil(self.bus_width(c) / giw))
         return t_tile + t_glob
 
 
@@ -196,7 +227,7 @@ def _best_size(start: np.ndarray, floor: np.ndarray, util_fn) -> np.ndarray:
 
 
 def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np.ndarray, in_hw: np.ndarray,
-         vectors: np.ndarray, c: ChipArrays, cols_per_weight: np.ndarray) -> Floorplan:
+         vectors: np.ndarray, in_elems: np.ndarray, c: ChipArrays, cols_per_weight: np.ndarray) -> Floorplan:
     """Floorplan of static layers (1-D arrays of length L) on every chip of ``c``."""
     nr, nc = c.xbar_rows, c.xbar_cols
     rows, groups, kk = rows[None, :], groups[None, :], kernel_area[None, :]
@@ -252,4 +283,4 @@ def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np
     copies = np.maximum(speed, 1.0)
     return Floorplan(novel=novel, tiles=tiles, copies=copies, mapped_subarrays=mapped, row_blocks=row_blocks,
                      tile_size=t_cm[:, 0], pe_cm=p_cm[:, 0], pe_nm=p_nm[:, 0], pes_nm=max(pes_nm, 1.0),
-                     cells_used=w * copies, R=R, C=C, tile_span=size)
+                     cells_used=w * copies, R=R, C=C, tile_span=size, input_bits_total=float(in_elems.sum()))
