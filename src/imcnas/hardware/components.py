@@ -44,11 +44,11 @@ AREA_GATES = {
     "encoder_level": 1.0,  # thermometer-to-binary encoder, per sense-amp level
     "adc_fixed": 10.0,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
     "precharge_col": 6.0,  # bit-line precharger + equaliser per column (SRAM)
-    "switch_row": 6.0,  # word-line switch-matrix transmission gates per row
     "mux_col": 0.05,  # column-mux transmission gate per column, per parallel row it must conduct
-    "level_shift_line": 40.0,  # high-voltage level shifter per line (non-volatile write, 2 V)
-    "nvm_switch_row": 30.0,  # 4 wide transmission gates per row of a 1T1R array (NewSwitchMatrix.cpp)
     "column": 4.0,  # column-side periphery per column: mux transmission gate, its decoder share
+    "nvm_column": 40.0,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
+    "driver_block": 2000.0,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
+    "nvm_driver_block": 20000.0,  # the same for 1T1R: level shifters (2 V write) and wide access gates
     "interconnect": 0.5,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {

@@ -129,18 +129,20 @@ def subarray(c: ChipArrays) -> Subarray:
         + np.where(c.is_sram, nc * K.AREA_GATES["precharge_col"] * ag, 0.0)
     add_bits, dff_bits = shift_add_bits(adder_bits, n_add, cpw, c.in_bits, c.in_cycles)
     a_acc = n_adc * (add_bits * K.AREA_GATES["adder_bit"] + dff_bits * K.AREA_GATES["dff_bit"]) * ag
-    a_drive = nr * (K.AREA_GATES["switch_row"] + K.AREA_GATES["dff_bit"]) * ag \
-        + nvm * (nr * K.AREA_GATES["nvm_switch_row"] + 2 * nr * K.AREA_GATES["level_shift_line"]) * ag \
+    # row-driver block (word-line decoder, switch matrix; 1T1R: high-voltage level shifters and wide gates):
+    # one block per subarray, sized for the word-line load of its columns (NeuroSim's "other" area per
+    # subarray does not change with the row count, 32 ... 512 rows, SRAM and RRAM alike)
+    a_drive = np.where(nvm, K.AREA_GATES["nvm_driver_block"], K.AREA_GATES["driver_block"]) * nc / 128 * ag \
         + np.where(c.is_dac, nr * K.dac_area_um2(c.dac_bits, node), 0.0) \
         + np.where(c.is_pwm, nr * K.pwm_area_um2(c.in_bits, node), 0.0)
     r_min = c.vdd / (tech.ion_ua(node) * 1e-6)
     r_mem = 2.0 / (1 / (1.25 * c.r_on) + 1 / (c.r_on * c.on_off + 0.25 * c.r_on))
     mux_width = 1.0 + K.AREA_GATES["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem)
-    a_col_side = nvm * nc * (K.AREA_GATES["level_shift_line"] + K.AREA_GATES["switch_row"] + K.AREA_GATES["dff_bit"]) * ag
+    a_col_side = nvm * nc * K.AREA_GATES["nvm_column"] * ag
     a_per = nc * (K.AREA_GATES["column"] + (c.cols_per_adc > 1) * mux_width) * ag \
         + np.where(c.is_sram, nc * K.WRITE_DRIVER_GATES * ag, 0.0) + a_col_side
     row_strips = a_adc + a_acc + a_per
-    col_strips = a_drive
+    w_col = a_drive / h_arr  # the row-driver strip is as tall as the array
     e_row = gl * K.ENERGY_LOADS["switch_row"] * (1 + nvm * NVM_SWITCH_WIDTH * (NVM_ACCESS_V / vdd) ** 2)
     e_mux = gl * (1.0 + K.ENERGY_LOADS["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem))
     # column-mux decoder: drives the gates of every mux transmission gate (n and p), each sized to pass the
@@ -155,7 +157,8 @@ def subarray(c: ChipArrays) -> Subarray:
         adc_rate_hz=rate, t_sense_ns=t_sense, t_mux_ns=t_mux, e_sense_pj=e_sense, c_row_ff=c_row,
         c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
         area={"adc": a_adc, "dac": a_drive, "accumulation": a_acc, "periphery": a_per},
-        area_array_um2=a_arr, area_cell_um2=a_cell, area_slack_um2=row_strips * col_strips / a_arr,
+        area_array_um2=a_arr, area_cell_um2=a_cell,
+        area_slack_um2=w_col * row_strips / w_arr,
     )
 
 
