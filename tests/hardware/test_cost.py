@@ -52,9 +52,13 @@ def test_fewer_parallel_rows_cost_more_adc_energy_and_time(chip, workload, matri
     w = workload(matrix_op("conv", rows=128, cols=16, vectors=256))
     full = estimate(w, chip("neurosim-sram-22nm", "crossbar.parallel_rows=128"))
     part = estimate(w, chip("neurosim-sram-22nm", f"crossbar.parallel_rows={128 // k}"))
-    assert part.energy_breakdown_pj["adc"] / full.energy_breakdown_pj["adc"] == pytest.approx(k, rel=1e-9)
+    # k times the conversions; each costs about as much (the sense amp's references and column current change
+    # with the rows it reads: NeuroSim's 32-row reads cost 5.6x the 128-row reads at 5 bits, VGG-8)
+    assert 0.8 * k < part.energy_breakdown_pj["adc"] / full.energy_breakdown_pj["adc"] < 2 * k
+    # k times the read steps, each at a cycle that is slower when fewer rows are sensed (smaller currents)
     ratio = part.latency_ns / full.latency_ns
-    assert 0.75 * k < ratio <= k * (1 + 1e-9)
+    assert part.clock_ns >= full.clock_ns
+    assert 1.0 < ratio <= k * part.clock_ns / full.clock_ns * (1 + 1e-9)
     # the array itself does the same work either way
     assert part.energy_breakdown_pj["array"] == pytest.approx(full.energy_breakdown_pj["array"], rel=1e-9)
 
@@ -142,7 +146,8 @@ def _variety() -> list:
     chips += [
         load_chip("neurosim-sram-22nm", ["adc.law=survey", "adc.bits=7"]),
         load_chip("neurosim-sram-22nm", ["adc.law=saberi", "crossbar.parallel_rows=8", "weights.signed=differential"]),
-        load_chip("isaac-32nm", ["mapping.duplication=2", "mapping.pipeline=false", "technology.node_nm=16"]),
+        load_chip("isaac-32nm", ["mapping.duplication=2", "mapping.pipeline=false", "technology.node_nm=22"]),
+        load_chip("neurosim-sram-22nm", ["technology.node_nm=3", "inputs.scheme=pulse_width", "adc.law=survey"]),
         load_chip("pcm-14nm", ["inputs.scheme=bit_serial", "crossbar.rows=64", "hierarchy.layer_per_tile=true"]),
         load_chip("neurosim-rram-22nm", ["device.type=fefet", "device.bits_per_cell=3", "hierarchy.tiles=400"]),
     ]
@@ -175,17 +180,18 @@ def test_estimate_batch_accepts_names(small_net) -> None:
 
 # ------------------------------------------------------------------------------------------------ fixed tiles
 def test_too_few_fixed_tiles(chip, workload, matrix_op) -> None:
-    # 16 crossbars per tile; 'small' needs 1 crossbar (1 tile), 'big' 9 x 16 = 144 crossbars (9 tiles)
+    # the floorplan decides how many tiles the two layers need; one fewer does not fit
     w = workload(matrix_op("small", rows=128, cols=16, vectors=64), matrix_op("big", rows=1152, cols=256, vectors=16))
     auto = chip("neurosim-sram-22nm")
-    assert estimate(w, auto).tiles == 10
-    tight = chip("neurosim-sram-22nm", "hierarchy.tiles=4")
+    need = int(estimate(w, auto).tiles)
+    assert need >= 2
+    tight = chip("neurosim-sram-22nm", f"hierarchy.tiles={need - 1}")
     with pytest.raises(MappingError) as info:
         estimate(w, tight)
     msg = str(info.value)
     assert "'big'" in msg and "\n" not in msg and info.value.exit_code == 2
-    roomy = chip("neurosim-sram-22nm", "hierarchy.tiles=12")
-    assert estimate(w, roomy).tiles == 12
+    roomy = chip("neurosim-sram-22nm", f"hierarchy.tiles={need + 2}")
+    assert estimate(w, roomy).tiles == need + 2
     table = estimate_batch(w, [auto, tight, roomy])
     assert table["feasible"].tolist() == [1, 0, 1]
     assert np.isfinite(table["energy_pj"]).all()
@@ -201,15 +207,18 @@ def test_fixed_tiles_pay_area_for_all_tiles(chip, workload, matrix_op) -> None:
 
 # ------------------------------------------------------------------------------------------------ technology
 @pytest.mark.parametrize("preset", list_presets())
-def test_smaller_node_lowers_energy_and_area(small_net, preset) -> None:
+def test_larger_node_costs_more_energy_and_area(small_net, preset) -> None:
     base = load_chip(preset, ["hierarchy.tiles=auto"])
     node = base.technology.node_nm
-    small = load_chip(base, [f"technology.node_nm={max(node / 2, 5)}"])
-    a, b = estimate(small_net, base), estimate(small_net, small)
-    assert b.energy_pj < a.energy_pj
-    assert b.area_mm2 < a.area_mm2
-    assert b.area_breakdown_mm2["array"] == pytest.approx(a.area_breakdown_mm2["array"] * (small.technology.node_nm
-                                                                                           / node) ** 2, rel=1e-9)
+    if node * 2 > 130:
+        base, node = load_chip(base, [f"technology.node_nm={node / 2}"]), node / 2
+    big = load_chip(base, [f"technology.node_nm={node * 2}"])
+    a, b = estimate(small_net, base), estimate(small_net, big)
+    assert b.energy_pj > a.energy_pj
+    assert b.area_mm2 > a.area_mm2
+    if node >= 22:  # cells keep their size in F from 22 nm up (NeuroSim Param.cpp), so arrays scale as F^2
+        assert b.area_breakdown_mm2["array"] == pytest.approx(a.area_breakdown_mm2["array"] * (big.technology.node_nm
+                                                                                               / node) ** 2, rel=1e-9)
 
 
 def test_larger_crossbar_needs_fewer_crossbars_and_adcs_per_weight(chip, small_net) -> None:

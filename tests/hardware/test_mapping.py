@@ -88,7 +88,7 @@ def test_fixed_duplication_multiplies_crossbars(chip, workload, matrix_op) -> No
 
 
 def test_tiles_hold_whole_layers_when_layer_per_tile(chip, workload, matrix_op) -> None:
-    # neurosim-sram-22nm: 4 crossbars per PE x 4 PEs per tile = 16 crossbars per tile, one layer per tile
+    # two small layers: each fits one tile (at least 4 x 128 weights per side), one layer per tile
     w = workload(matrix_op("a", rows=128, cols=16, vectors=4), matrix_op("b", rows=300, cols=64, vectors=4))
     r = estimate(w, chip("neurosim-sram-22nm"))
     assert [L["crossbars"] for L in r.layers] == [1, 12]

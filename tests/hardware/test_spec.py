@@ -83,17 +83,17 @@ def test_unknown_key_in_a_dict_names_its_path() -> None:
     ("adc.bits=0", "adc.bits"),
     ("adc.bits=17", "adc.bits"),
     ("adc.bits=40", "adc.bits"),
-    ("technology.node_nm=4", "technology.node_nm"),
-    ("technology.node_nm=2", "technology.node_nm"),
-    ("technology.node_nm=181", "technology.node_nm"),
+    ("technology.node_nm=0.5", "technology.node_nm"),
+    ("technology.node_nm=0", "technology.node_nm"),
+    ("technology.node_nm=131", "technology.node_nm"),
     ("crossbar.rows=abc", "crossbar.rows"),
 ])
 def test_non_physical_value_names_the_field(override: str, field: str) -> None:
     assert f"'{field}'" in config_error(BASE, [override])
 
 
-@pytest.mark.parametrize("overrides", [["adc.bits=1"], ["adc.bits=16"], ["technology.node_nm=5"],
-                                       ["technology.node_nm=180"], ["crossbar.parallel_rows=128"],
+@pytest.mark.parametrize("overrides", [["adc.bits=1"], ["adc.bits=16"], ["technology.node_nm=1"],
+                                       ["technology.node_nm=130"], ["crossbar.parallel_rows=128"],
                                        ["crossbar.rows=1", "crossbar.parallel_rows=null"]])
 def test_range_limits_are_inclusive(overrides: list[str]) -> None:
     load_chip(BASE, overrides)

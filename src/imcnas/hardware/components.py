@@ -34,41 +34,40 @@ DFF_LOADS_PER_BIT = 16.0  # DFF.cpp: 4 (Cii+Cio) + 2 CgN + 2 CgP + 4 Ctd + 2 Cii
 SENSE_AMP_SWITCH_LOADS = 17.0
 SENSE_AMP_LEVEL_GATES = 9.0  # MultilevelSenseAmp.cpp CalculateArea: 9 minimum NMOS per comparator level
 WRITE_DRIVER_GATES = 3.0  # WriteDriver.cpp: 3 minimum inverters per column (SRAM)
-ACCESS_WIDTH_F = 1.0  # SRAM access transistor width, F (Param.cpp widthAccessCMOS)
 CELL_LEAK_INVERTERS = 2.0  # an SRAM cell leaks as two cross-coupled inverters (SubArray.cpp:1472)
 
 # ---- fitted gate-equivalent counts (benchmarks/fit_costmodel.py over the NeuroSim training set) -----------
 AREA_GATES = {
-    "adder_bit": 14.0,  # one ripple-adder bit with its wiring (NAND2-based full adder)
-    "dff_bit": 8.0,  # one D flip-flop (register-file / pipeline bit)
-    "encoder_level": 1.0,  # thermometer-to-binary encoder, per sense-amp level
-    "adc_fixed": 10.0,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
-    "precharge_col": 6.0,  # bit-line precharger + equaliser per column (SRAM)
-    "mux_col": 0.05,  # column-mux transmission gate per column, per parallel row it must conduct
-    "column": 4.0,  # column-side periphery per column: mux transmission gate, its decoder share
-    "nvm_column": 40.0,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
-    "driver_block": 2000.0,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
-    "nvm_driver_block": 20000.0,  # the same for 1T1R: level shifters (2 V write) and wide access gates
-    "interconnect": 0.5,  # repeated global wire track + repeaters: area per bit per um of length, in F
+    "adder_bit": 13.2,  # one ripple-adder bit with its wiring (NAND2-based full adder)
+    "dff_bit": 12.7,  # one D flip-flop (register-file / pipeline bit)
+    "encoder_level": 4.24,  # thermometer-to-binary encoder, per sense-amp level
+    "adc_fixed": 39.1,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
+    "reference_columns": 2.46,  # cell columns a sense amp's references occupy (NeuroSim: one per sense amp)
+    "precharge_col": 12.9,  # bit-line precharger + equaliser per column (SRAM)
+    "column": 33.2,  # column-side periphery per column: mux transmission gate, its decoder share
+    "nvm_column": 22.2,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
+    "driver_block": 3463,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
+    "nvm_driver_block": 3.646e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
+    "interconnect": 3.12,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {
-    "adder_bit": ADDER_LOADS_PER_BIT,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
-    "dff_bit": DFF_LOADS_PER_BIT,  # switched gate loads per flip-flop and clock (DFF.cpp)
-    "switch_row": 4.0,  # word-line switch-matrix drive per active row (gate loads)
-    "mux_col": 0.05,  # column-mux switching per column and per parallel row it conducts
-    "buffer_bit": 20.0,  # register-file buffer per bit moved (DFF + decoder share)
-    "wire_repeater": 1.0,  # repeater load per wire segment, relative to the wire's own capacitance
+    "adder_bit": 112,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
+    "dff_bit": 39.3,  # switched gate loads per flip-flop and clock (DFF.cpp)
+    "switch_row": 3.24,  # word-line switch-matrix drive per active row (gate loads)
+    "mux_col": 3.31,  # column-mux switching per column and per parallel row it conducts
+    "buffer_bit": 64.4,  # register-file buffer per bit moved (DFF + decoder share)
+    "wire_repeater": 1.19,  # repeater load per wire segment, relative to the wire's own capacitance
 }
 TIME = {
-    "periphery_gate_delays": 40.0,  # drivers + mux + encoder in series with the sense amp, in gate delays
-    "wire_delay": 2.0,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
+    "periphery_gate_delays": 103,  # drivers + mux + encoder in series with the sense amp, in gate delays
+    "wire_delay": 122,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
     # repeaters; more when repeaters are relaxed to save power, as NeuroSim's delay tolerance does)
 }
-LEAKAGE_GATES = 1.0  # fitted: leaking minimum-transistor equivalents per gate area of logic
+LEAKAGE_GATES = 1.1  # fitted: leaking minimum-transistor equivalents per gate area of logic
 # fitted: switched gate width of a FinFET / nanosheet standard cell relative to a planar one, per minimum
 # device (planar cells are widened to fill the cell height, NeuroSim formula.cpp EnlargeSize; fin-quantised
 # cells keep few fins)
-FINFET_LOAD_RATIO = 0.5
+FINFET_LOAD_RATIO = 0.469
 
 
 def gate_area(node_nm: ArrayLike) -> ArrayLike:

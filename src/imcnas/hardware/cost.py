@@ -78,7 +78,8 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     V = wa["vectors"][None, :]
     cyc = cl.in_cycles
     calls = V * cyc * fp.mapped_subarrays  # subarray reads
-    evals = V * cyc * fp.row_blocks * fp.C * sa.n_add  # column x row-group sensings (conversions)
+    evals = V * cyc * fp.blocks * fp.row_blocks * fp.C * sa.n_add  # column x row-group sensings (conversions)
+    block_rows = np.minimum(c.xbar_rows, fp.R / fp.blocks)  # rows of a subarray holding weights
     act = np.where(c.is_dac | c.is_pwm, 1.0, c.input_ones)
     # ---- read energy per layer (pJ)
     e_conv = np.where(sa.sense_amp, sa.e_sense_pj, 0.0) + _by_law(c, A.adc_energy_pj, c.adc_bits, node,
@@ -88,14 +89,14 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     # also conducts V^2 G over its read pulse; a charge-domain cell switches its capacitor every step
     g_avg = c.weight_on / (1.25 * c.r_on) + (1 - c.weight_on) / (c.r_on * c.on_off + 0.25 * c.r_on)
     conduct = np.where(sa.sense_amp | c.is_sram, 0.0, c.v_read**2 * g_avg * c.t_read_ns * 1e3)
-    cells_read = V * cyc * fp.row_blocks * fp.C * np.minimum(c.xbar_rows, wa["rows"][None, :])
+    cells_read = V * cyc * fp.blocks * fp.row_blocks * fp.C * block_rows
     e_cell = np.where(c.charge, (c.cell_cap_ff * 1e-3 + 2 * sa.c_cell_ff * 1e-3) * vdd**2, act * conduct)
     layer_e = {
         "array": calls * c.cols_per_adc * sa.c_row_ff * 1e-3 * vdd**2 * c.xbar_rows * act + cells_read * e_cell,
         "adc": evals * e_conv,
     }
     # row drivers: switch matrix (+ level-shifted 1T1R gates), column mux; DAC or pulse-width drivers
-    drives = V * cyc * fp.row_blocks * np.minimum(c.xbar_rows, wa["rows"][None, :]) * np.ceil(fp.C / c.xbar_cols)
+    drives = V * cyc * fp.blocks * fp.row_blocks * block_rows * np.ceil(fp.C / c.xbar_cols)
     e_drive = np.where(c.is_dac, K.dac_energy_pj(c.dac_bits, vdd), 0.0) + np.where(
         c.is_pwm, K.pwm_energy_pj(cl.in_bits, node, vdd), 0.0)
     layer_e["dac"] = (calls * c.cols_per_adc * c.xbar_rows * (act * sa.e_row_drive_pj + K.dff_energy_pj(1, node, vdd, 1.0))
@@ -103,7 +104,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     # shift-add and partial-sum accumulation
     acc_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
     add_ops, dff_ops = shift_add_ops(sa.adder_bits, sa.n_add, cl.cells_per_weight, cyc, c.cols_per_adc)
-    outputs = V * fp.C / cl.cols_per_weight
+    outputs = V * fp.blocks * fp.C / cl.cols_per_weight
     tree_adds = outputs * np.maximum(fp.row_blocks - 1, 0.0)
     layer_e["accumulation"] = (calls * sa.n_adc * (K.adder_energy_pj(add_ops, node, vdd) + K.dff_energy_pj(dff_ops, node, vdd))
                                + tree_adds * K.adder_energy_pj(acc_bits + 1, node, vdd))

@@ -31,7 +31,7 @@ class Floorplan:
     tiles: np.ndarray  # (n, L) tiles allocated to the layer, copies included
     copies: np.ndarray  # (n, L) weight copies working in parallel (pipeline speed-up)
     mapped_subarrays: np.ndarray  # (n, L) subarrays holding one copy of the weights
-    row_blocks: np.ndarray  # (n, L) subarrays stacked along the fan-in (partial sums to add)
+    row_blocks: np.ndarray  # (n, L) subarrays stacked along one block's fan-in (partial sums to add)
     tile_size: np.ndarray  # (n,) conventional tile size T (weights per side)
     pe_cm: np.ndarray  # (n,) conventional PE size
     pe_nm: np.ndarray  # (n,) novel-mapping PE size
@@ -39,7 +39,8 @@ class Floorplan:
     cells_used: np.ndarray  # (n, L) cells holding weights, copies included
     R: np.ndarray  # (n, L) weight rows of a layer (groups packed)
     input_bits_total: float  # feature-map elements entering all layers (sizes the global buffer)
-    C: np.ndarray  # (n, L) physical weight columns of a layer
+    C: np.ndarray  # (n, L) physical weight columns of a layer (of one block of packed groups)
+    blocks: np.ndarray  # (n, L) blocks of packed groups (1 for an ungrouped layer)
     tile_span: np.ndarray  # (n, L) weights per side of the layer's tile (T or P_nm)
 
     @property
@@ -54,8 +55,8 @@ class Floorplan:
 
     @property
     def total_tiles(self) -> np.ndarray:
-        """All tiles, (n,)."""
-        return self.tiles.sum(axis=1)
+        """All tiles, (n,): whole tiles (a layer's share rounds up once when layers share tiles)."""
+        return np.ceil(self.tiles.sum(axis=1) - 1e-9)
 
     # ---- hierarchy figures, (n, 1): NeuroSim's PE / tile / chip contents (ProcessingUnit.cpp, Tile.cpp,
     # Chip.cpp ChipInitialize)
@@ -234,8 +235,9 @@ def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np
     phys = cols[None, :] * cols_per_weight
     pack = np.clip(np.minimum(np.floor(nr / rows), np.floor(nc / phys)), 1.0, None)
     pack = np.minimum(pack, groups)
-    R = rows * pack
-    C = phys * pack * np.ceil(groups / pack)
+    blocks = np.ceil(groups / pack)  # block-diagonal blocks of ``pack`` groups each, stacked along the rows
+    R = rows * pack * blocks
+    C = phys * pack
     pes_nm = shared_kernel_area(kernel_area)
     novel = c.novel_mapping & (kk == pes_nm) & (R >= nr) & (pes_nm > 0)
     cin = R / np.maximum(kk, 1.0)
@@ -256,6 +258,12 @@ def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np
     p_nm = _best_size(np.maximum(max_nm, 2 * nr), 2 * nr, util_nm)
     t_cm = _best_size(np.maximum(max_cm, 4 * nr), 4 * nr, util_cm)
     p_cm = t_cm / 2
+    # a chip that fixes its PE and tile contents (e.g. ISAAC: 8 crossbars per IMA, 12 IMAs per tile)
+    fixed = (c.xbars_per_pe > 0) | (c.pes_per_tile > 0)
+    pe_side = np.ceil(np.sqrt(np.maximum(c.xbars_per_pe, 1.0)))
+    p_fix = pe_side * np.minimum(nr, nc)
+    t_fix = p_fix * np.ceil(np.sqrt(np.maximum(c.pes_per_tile, 1.0)))
+    p_cm, t_cm = np.where(fixed, p_fix, p_cm), np.where(fixed, t_fix, t_cm)
     # pipeline copies (speed-up), NeuroSim's rule on the input feature-map side
     conv = (kk > 1) & (vectors[None, :] > 1)  # convolutions over a map (a dense layer has one position)
     h_max = in_hw[0] if in_hw.size else 1.0
@@ -278,9 +286,12 @@ def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np
                       * np.maximum(np.floor(np.ceil(pe / nc) / np.ceil(C / nc)), 1.0), 1.0)
     free = pe_dup * sa_dup
     tiles = np.ceil(rr / size) * np.ceil(speed / free) * np.ceil(C / size)
-    row_blocks = np.ceil(R / nr)
-    mapped = row_blocks * np.ceil(C / nc)
+    # tiles shared between layers: each layer takes its share of weights (the chip rounds up once)
+    shared = R * C * np.maximum(speed, 1.0) / (size**2 * np.where(novel, max(pes_nm, 1.0), 1.0))
+    tiles = np.where(c.layer_per_tile, tiles, shared)
+    row_blocks = np.ceil(rows * pack / nr)
+    mapped = blocks * row_blocks * np.ceil(C / nc)
     copies = np.maximum(speed, 1.0)
     return Floorplan(novel=novel, tiles=tiles, copies=copies, mapped_subarrays=mapped, row_blocks=row_blocks,
                      tile_size=t_cm[:, 0], pe_cm=p_cm[:, 0], pe_nm=p_nm[:, 0], pes_nm=max(pes_nm, 1.0),
-                     cells_used=w * copies, R=R, C=C, tile_span=size, input_bits_total=float(in_elems.sum()))
+                     cells_used=rows * phys * groups * copies, R=R, C=C, blocks=blocks, tile_span=size, input_bits_total=float(in_elems.sum()))

@@ -125,7 +125,7 @@ def subarray(c: ChipArrays) -> Subarray:
     adc_law_area = np.where(c.adc_area_um2 > 0, c.adc_area_um2, _law_area(c))
     a_adc = np.where(sense, n_adc * ((levels - 1) * K.SENSE_AMP_LEVEL_GATES + levels * K.AREA_GATES["encoder_level"]
                                      + K.AREA_GATES["adc_fixed"]) * ag
-                     + n_adc * (levels - 1) / levels * nr * a_cell, n_adc * adc_law_area) \
+                     + n_adc * K.AREA_GATES["reference_columns"] * nr * a_cell, n_adc * adc_law_area) \
         + np.where(c.is_sram, nc * K.AREA_GATES["precharge_col"] * ag, 0.0)
     add_bits, dff_bits = shift_add_bits(adder_bits, n_add, cpw, c.in_bits, c.in_cycles)
     a_acc = n_adc * (add_bits * K.AREA_GATES["adder_bit"] + dff_bits * K.AREA_GATES["dff_bit"]) * ag
@@ -137,11 +137,11 @@ def subarray(c: ChipArrays) -> Subarray:
         + np.where(c.is_pwm, nr * K.pwm_area_um2(c.in_bits, node), 0.0)
     r_min = c.vdd / (tech.ion_ua(node) * 1e-6)
     r_mem = 2.0 / (1 / (1.25 * c.r_on) + 1 / (c.r_on * c.on_off + 0.25 * c.r_on))
-    mux_width = 1.0 + K.AREA_GATES["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem)
     a_col_side = nvm * nc * K.AREA_GATES["nvm_column"] * ag
-    a_per = nc * (K.AREA_GATES["column"] + (c.cols_per_adc > 1) * mux_width) * ag \
+    a_per = nc * (K.AREA_GATES["column"] + (c.cols_per_adc > 1)) * ag \
         + np.where(c.is_sram, nc * K.WRITE_DRIVER_GATES * ag, 0.0) + a_col_side
-    row_strips = a_adc + a_acc + a_per
+    # a stand-alone converter (SAR, flash) is a block of its own, not pitch-matched to the columns
+    row_strips = np.where(sense, a_adc, 0.0) + a_acc + a_per
     w_col = a_drive / h_arr  # the row-driver strip is as tall as the array
     e_row = gl * K.ENERGY_LOADS["switch_row"] * (1 + nvm * NVM_SWITCH_WIDTH * (NVM_ACCESS_V / vdd) ** 2)
     e_mux = gl * (1.0 + K.ENERGY_LOADS["mux_col"] * p * r_min / np.where(c.is_sram, r_acc, r_mem))
@@ -158,8 +158,15 @@ def subarray(c: ChipArrays) -> Subarray:
         c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
         area={"adc": a_adc, "dac": a_drive, "accumulation": a_acc, "periphery": a_per},
         area_array_um2=a_arr, area_cell_um2=a_cell,
-        area_slack_um2=w_col * row_strips / w_arr,
+        area_slack_um2=_corner(c, w_col * row_strips / w_arr, row_strips, a_drive),
     )
+
+
+def _corner(c: ChipArrays, corner: np.ndarray, row_strips: np.ndarray, col_strips: np.ndarray) -> np.ndarray:
+    """Layout area the periphery strips leave empty. NeuroSim keeps the whole corner between the row-driver
+    strip and the column strips (70 % of its 1T1R chips); by default we let a designer fold the larger strip
+    so the corner never exceeds the smaller strip's own area."""
+    return np.where(c.neurosim_compat, corner, np.minimum(corner, np.minimum(row_strips, col_strips)))
 
 
 def nominal_rate_hz(c: ChipArrays) -> np.ndarray:

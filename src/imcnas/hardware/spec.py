@@ -211,7 +211,8 @@ class Calibration(_Strict):
     neurosim_compat: bool = Field(False, description="reproduce NeuroSim V1.4 where it differs from the "
                                   "default on purpose: the column-mux decoder's driver sized by NeuroSim's "
                                   "per-node table (minimum size at 32 nm and above, a multi-ns read cycle) "
-                                  "instead of sized to its load")
+                                  "instead of sized to its load, and the whole layout corner between the "
+                                  "periphery strips left empty instead of folded")
 
 
 class Chip(_Strict):
