@@ -38,16 +38,16 @@ CELL_LEAK_INVERTERS = 2.0  # an SRAM cell leaks as two cross-coupled inverters (
 
 # ---- fitted gate-equivalent counts (benchmarks/fit_costmodel.py over the NeuroSim training set) -----------
 AREA_GATES = {
-    "adder_bit": 13.2,  # one ripple-adder bit with its wiring (NAND2-based full adder)
-    "dff_bit": 12.7,  # one D flip-flop (register-file / pipeline bit)
-    "encoder_level": 4.24,  # thermometer-to-binary encoder, per sense-amp level
-    "adc_fixed": 39.1,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
+    "adder_bit": 13.7,  # one ripple-adder bit with its wiring (NAND2-based full adder)
+    "dff_bit": 12.2,  # one D flip-flop (register-file / pipeline bit)
+    "encoder_level": 4.21,  # thermometer-to-binary encoder, per sense-amp level
+    "adc_fixed": 39.7,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
     "reference_columns": 2.46,  # cell columns a sense amp's references occupy (NeuroSim: one per sense amp)
     "precharge_col": 12.9,  # bit-line precharger + equaliser per column (SRAM)
-    "column": 33.2,  # column-side periphery per column: mux transmission gate, its decoder share
-    "nvm_column": 22.2,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
-    "driver_block": 3463,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
-    "nvm_driver_block": 3.646e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
+    "column": 34.4,  # column-side periphery per column: mux transmission gate, its decoder share
+    "nvm_column": 18,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
+    "driver_block": 3454,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
+    "nvm_driver_block": 3.736e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
     "interconnect": 3.12,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {
@@ -59,11 +59,12 @@ ENERGY_LOADS = {
     "wire_repeater": 1.19,  # repeater load per wire segment, relative to the wire's own capacitance
 }
 TIME = {
-    "periphery_gate_delays": 103,  # drivers + mux + encoder in series with the sense amp, in gate delays
-    "wire_delay": 122,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
+    "periphery_gate_delays": 81.4,  # drivers + mux + encoder in series with the sense amp, in gate delays
+    "bus_driver_gate_delays": 99.9,  # fixed delay of a bus transfer (drivers, receivers), in gate delays
+    "wire_delay": 116,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
     # repeaters; more when repeaters are relaxed to save power, as NeuroSim's delay tolerance does)
 }
-LEAKAGE_GATES = 1.1  # fitted: leaking minimum-transistor equivalents per gate area of logic
+LEAKAGE_GATES = 1.11  # fitted: leaking minimum-transistor equivalents per gate area of logic
 # fitted: switched gate width of a FinFET / nanosheet standard cell relative to a planar one, per minimum
 # device (planar cells are widened to fill the cell height, NeuroSim formula.cpp EnlargeSize; fin-quantised
 # cells keep few fins)

@@ -158,8 +158,9 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     # whole clock cycles (HTree.cpp, XYBus.cpp)
     wire = K.wire_delay_ns_per_mm(node, vdd)
     b_in, b_out = fp.tile_traffic(c, cl, V, sub_bits)
-    hops_tile = np.maximum(np.ceil(wire * tile_side * 1e-3 / t_clk), 1.0)
-    hops_chip = np.maximum(np.ceil(wire * side_um * 1e-3 * c.noc_distance / t_clk), 1.0)
+    t_drive = K.TIME["bus_driver_gate_delays"] * K.gate_delay_ns(node, vdd)  # bus drivers and receivers
+    hops_tile = np.maximum(np.ceil((t_drive + wire * tile_side * 1e-3) / t_clk), 1.0)
+    hops_chip = np.maximum(np.ceil((t_drive + wire * side_um * 1e-3 * c.noc_distance) / t_clk), 1.0)
     t_noc = ((b_in + b_out) / fp.tile_bus(c) * hops_tile
              + (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits / fp.bus_width(c) * hops_chip) * t_clk
     layer_t = t_array + t_buffer + t_noc

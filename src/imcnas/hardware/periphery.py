@@ -151,10 +151,13 @@ def subarray(c: ChipArrays) -> Subarray:
     mux_load = (c.cols_per_adc > 1) * n_adc * 2 * np.maximum(tg_units, 1.0)
     sizing = np.where(c.neurosim_compat, tech.interp(node, tech.MUX_DRIVER_SIZING), np.sqrt(np.maximum(mux_load, 1.0)))
     t_mux = 0.69 * K.gate_delay_ns(node, vdd) * mux_load / sizing
+    # SRAM bit-line precharge before each read (Precharger.cpp: a 6F PMOS charging the column)
+    r_pmos6 = c.vdd / (tech.ion_ua(node) * 1e-6) / 3.0 * 1.3  # 3x a minimum device, PMOS ~1.3x weaker
+    t_pre = np.where(c.is_sram, 0.693 * r_pmos6 * c_col * 1e-15 * 1e9, 0.0)
     rate = np.where(sense, 0.0, c.adc_rate_hz)  # 0: from the clock (cost.py)
     return Subarray(
         sense_amp=sense, levels=levels, n_adc=n_adc, n_add=n_add, adder_bits=adder_bits, out_bits=out_bits,
-        adc_rate_hz=rate, t_sense_ns=t_sense, t_mux_ns=t_mux, e_sense_pj=e_sense, c_row_ff=c_row,
+        adc_rate_hz=rate, t_sense_ns=t_sense + t_pre, t_mux_ns=t_mux, e_sense_pj=e_sense, c_row_ff=c_row,
         c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
         area={"adc": a_adc, "dac": a_drive, "accumulation": a_acc, "periphery": a_per},
         area_array_um2=a_arr, area_cell_um2=a_cell,
