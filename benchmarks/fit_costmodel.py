@@ -28,7 +28,7 @@ BOUNDS = {"adder_bit": (6, 40), "dff_bit": (4, 40), "encoder_level": (0.5, 20), 
           "switch_row": (0.5, 60), "mux_col": (1e-3, 10), "level_shift_line": (5, 300), "nvm_switch_row": (2, 200),
           "interconnect": (1e-3, 100), "column": (0.5, 200), "nvm_column": (1, 1000), "driver_block": (10, 1e5), "nvm_driver_block": (10, 1e6), "adc_fixed": (1, 300), "reference_columns": (0.5, 32), "ratio": (0.1, 3), "buffer_bit": (4, 200), "wire_repeater": (0.1, 10),
           "periphery_gate_delays": (10, 1000), "wire_delay": (1, 1000), "bus_driver_gate_delays": (1, 5000), "gates": (0.1, 10)}
-ENERGY_BOUNDS = {"adder_bit": (5, 400), "dff_bit": (4, 200), "switch_row": (0.5, 100), "mux_col": (1e-3, 10)}
+ENERGY_BOUNDS = {"column_read": (0.1, 1000), "adder_bit": (5, 400), "dff_bit": (4, 200), "switch_row": (0.5, 100), "mux_col": (1e-3, 10)}
 
 
 def _set(values: np.ndarray) -> None:

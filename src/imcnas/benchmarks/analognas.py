@@ -30,6 +30,7 @@ import numpy as np
 
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, estimate_batch, load_chip
+from imcnas.hardware.devices import DEVICE_PRESETS
 from imcnas.space.families.nb201 import OPS, cell_signature, nb201_workload, to_op_indices
 from imcnas.space.params import Choice
 from imcnas.space.searchspace import SearchSpace
@@ -127,7 +128,8 @@ class AnalogNASProblem:
     Base chip: ``pcm-14nm`` (IBM HERMES-class PCM core, 256x256 crossbars, 8-bit DAC/ADC), the configuration
     closest to the one AnalogNAS-Bench trained for (PCM, 256-row tiles, 8-bit DAC and ADC). A device value equal
     to the base chip's keeps its calibrated device; another type replaces it by that type's preset device with
-    the base chip's bits per cell, so the weight slicing stays the same and only device physics changes.
+    the base chip's bits per cell, so the weight slicing stays the same and only device physics changes (at
+    the smallest node that device's data support when the base chip's node is below it: RRAM at 22 nm).
     """
 
     name = "analognas-nb201"
@@ -182,6 +184,9 @@ class AnalogNASProblem:
         sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
         if device != self.base.device.type:
             sets += [f"device.type={device}", f"device.bits_per_cell={self.base.device.bits_per_cell}"]
+            low = DEVICE_PRESETS[device].get("min_node_nm")
+            if low is not None and self.base.technology.node_nm < low[0]:
+                sets.append(f"technology.node_nm={low[0]}")  # the smallest node the device's data support
         chip = load_chip(self.base, sets)
         chip.name = f"{self.base.name}[rows={rows},adc={adc_bits},{device}]"
         return chip

@@ -38,7 +38,7 @@ CELL_LEAK_INVERTERS = 2.0  # an SRAM cell leaks as two cross-coupled inverters (
 
 # ---- fitted gate-equivalent counts (benchmarks/fit_costmodel.py over the NeuroSim training set) -----------
 AREA_GATES = {
-    "adder_bit": 13.7,  # one ripple-adder bit with its wiring (NAND2-based full adder)
+    "adder_bit": 13.6,  # one ripple-adder bit with its wiring (NAND2-based full adder)
     "dff_bit": 12.2,  # one D flip-flop (register-file / pipeline bit)
     "encoder_level": 4.21,  # thermometer-to-binary encoder, per sense-amp level
     "adc_fixed": 39.7,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
@@ -46,29 +46,30 @@ AREA_GATES = {
     "precharge_col": 12.9,  # bit-line precharger + equaliser per column (SRAM)
     "column": 34.4,  # column-side periphery per column: mux transmission gate, its decoder share
     "nvm_column": 18,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
-    "driver_block": 3454,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
-    "nvm_driver_block": 3.736e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
+    "driver_block": 3431,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
+    "nvm_driver_block": 3.732e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
     "interconnect": 3.12,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {
-    "adder_bit": 112,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
-    "dff_bit": 39.3,  # switched gate loads per flip-flop and clock (DFF.cpp)
-    "switch_row": 3.24,  # word-line switch-matrix drive per active row (gate loads)
-    "mux_col": 3.31,  # column-mux switching per column and per parallel row it conducts
-    "buffer_bit": 64.4,  # register-file buffer per bit moved (DFF + decoder share)
-    "wire_repeater": 1.19,  # repeater load per wire segment, relative to the wire's own capacitance
+    "adder_bit": 128,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
+    "dff_bit": 36.4,  # switched gate loads per flip-flop and clock (DFF.cpp)
+    "switch_row": 3.18,  # word-line switch-matrix drive per active row (gate loads)
+    "column_read": 329,  # per column and subarray read: mux select, decoder and switch-matrix clocking share
+    "mux_col": 2.3,  # column-mux switching per column and per parallel row it conducts
+    "buffer_bit": 64.2,  # register-file buffer per bit moved (DFF + decoder share)
+    "wire_repeater": 1.18,  # repeater load per wire segment, relative to the wire's own capacitance
 }
 TIME = {
-    "periphery_gate_delays": 81.4,  # drivers + mux + encoder in series with the sense amp, in gate delays
-    "bus_driver_gate_delays": 99.9,  # fixed delay of a bus transfer (drivers, receivers), in gate delays
-    "wire_delay": 116,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
+    "periphery_gate_delays": 111,  # drivers + mux + encoder in series with the sense amp, in gate delays
+    "bus_driver_gate_delays": 1.58,  # fixed delay of a bus transfer (drivers, receivers), in gate delays
+    "wire_delay": 71.7,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
     # repeaters; more when repeaters are relaxed to save power, as NeuroSim's delay tolerance does)
 }
-LEAKAGE_GATES = 1.11  # fitted: leaking minimum-transistor equivalents per gate area of logic
+LEAKAGE_GATES = 1.16  # fitted: leaking minimum-transistor equivalents per gate area of logic
 # fitted: switched gate width of a FinFET / nanosheet standard cell relative to a planar one, per minimum
 # device (planar cells are widened to fill the cell height, NeuroSim formula.cpp EnlargeSize; fin-quantised
 # cells keep few fins)
-FINFET_LOAD_RATIO = 0.469
+FINFET_LOAD_RATIO = 0.483
 
 
 def gate_area(node_nm: ArrayLike) -> ArrayLike:

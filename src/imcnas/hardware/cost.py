@@ -99,8 +99,8 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     drives = V * cyc * fp.blocks * fp.row_blocks * block_rows * np.ceil(fp.C / c.xbar_cols)
     e_drive = np.where(c.is_dac, K.dac_energy_pj(c.dac_bits, vdd), 0.0) + np.where(
         c.is_pwm, K.pwm_energy_pj(cl.in_bits, node, vdd), 0.0)
-    layer_e["dac"] = (calls * c.cols_per_adc * c.xbar_rows * (act * sa.e_row_drive_pj + K.dff_energy_pj(1, node, vdd, 1.0))
-                      + calls * c.xbar_cols * sa.e_mux_col_pj + drives * e_drive)
+    layer_e["dac"] = (calls * c.cols_per_adc * c.xbar_rows * act * sa.e_row_drive_pj
+                      + calls * c.xbar_cols * (sa.e_mux_col_pj + K.ENERGY_LOADS["column_read"] * gl) + drives * e_drive)
     # shift-add and partial-sum accumulation
     acc_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
     add_ops, dff_ops = shift_add_ops(sa.adder_bits, sa.n_add, cl.cells_per_weight, cyc, c.cols_per_adc)
