@@ -123,7 +123,7 @@ def test_unknown_preset_lists_known() -> None:
     ("adc.bits=40", "adc.bits"),
     ("crossbar.rows=0", "crossbar.rows"),
     ("adc.bitz=4", "adc.bitz"),
-    ("technology.node_nm=2", "technology.node_nm"),
+    ("technology.node_nm=0.5", "technology.node_nm"),
     ("adc.bits=[8", "adc.bits"),
     ("hierarchy.tiles=0", "hierarchy.tiles"),
 ])

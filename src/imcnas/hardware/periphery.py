@@ -149,7 +149,7 @@ def subarray(c: ChipArrays) -> Subarray:
     # current of the parallel rows (Mux.cpp: R_tg = 0.25 R_read / parallel rows)
     tg_units = p * r_min / (0.5 * np.where(c.is_sram, r_acc, r_mem))
     mux_load = (c.cols_per_adc > 1) * n_adc * 2 * np.maximum(tg_units, 1.0)
-    sizing = np.where(c.neurosim_compat, tech.interp(node, tech.MUX_DRIVER_SIZING), np.sqrt(np.maximum(mux_load, 1.0)))
+    sizing = np.where(c.neurosim_compat, tech.at(node)["mux_sizing"], np.sqrt(np.maximum(mux_load, 1.0)))
     t_mux = 0.69 * K.gate_delay_ns(node, vdd) * mux_load / sizing
     # SRAM bit-line precharge before each read (Precharger.cpp: a 6F PMOS charging the column)
     r_pmos6 = c.vdd / (tech.ion_ua(node) * 1e-6) / 3.0 * 1.3  # 3x a minimum device, PMOS ~1.3x weaker

@@ -9,6 +9,7 @@ import numpy as np
 
 from imcnas.errors import MappingError
 from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS, price, totals
+from imcnas.hardware.layout import cells_per_weight, check_layout
 from imcnas.hardware.params import chip_arrays
 from imcnas.hardware.spec import Chip, load_chip
 from imcnas.workload.ops import Workload
@@ -76,6 +77,16 @@ def _as_workload(work: Workload | Any) -> Workload:
     raise TypeError("estimate() takes a Workload, a model name, or (nn.Module, example_input)")
 
 
+def _check_layouts(work: Workload, chip: Chip) -> None:
+    """Per-layer weight bits must fit the chip's cell layout (``layout.check_layout``, as the accuracy side)."""
+    d = chip.device
+    for op in work.matrix_ops:
+        bits = op.meta.get("w_bits")
+        if bits is not None:
+            cells = cells_per_weight(int(bits), d.bits_per_cell, chip.weights.cells_per_weight)
+            check_layout(int(bits), cells, d.bits_per_cell, d.type, where=f"layer '{op.name}'")
+
+
 def _check_fits(work: Workload, chip: Chip, p: dict[str, Any]) -> None:
     fixed = chip.hierarchy.tiles
     if fixed == "auto" or p["tiles_needed"][0] <= fixed:
@@ -91,6 +102,7 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
     """Energy, latency and area of ``work`` (a Workload, zoo name or (model, input)) on ``chip``."""
     work = _as_workload(work)
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    _check_layouts(work, chip)
     p = price(work, chip_arrays([chip]))
     _check_fits(work, chip, p)
     tot = {k: float(v[0]) for k, v in totals(p).items()}

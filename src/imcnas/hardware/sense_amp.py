@@ -69,33 +69,41 @@ _POW = {
 }
 
 
-def _piecewise(x: np.ndarray, segments: list) -> np.ndarray:
-    out = np.zeros_like(x)
-    lo = -np.inf
+def _pack(table: dict) -> tuple[np.ndarray, ...]:
+    """Segments of every node as (13, 3) arrays: upper bounds, log flags, a, b (padded with the last)."""
+    rows = [table[int(n)] for n in NODES_NM]
+    pad = [r + [r[-1]] * (3 - len(r)) for r in rows]
+    return tuple(np.array([[seg[i] for seg in r] for r in pad], dtype=float if i != 1 else object)
+                 for i in range(4))
+
+
+def _compile(table: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    hi, kind, a, b = _pack(table)
+    return hi.astype(float), (kind == "log").astype(float), a.astype(float), b.astype(float)
+
+
+_LAT_C = _compile(_LAT)
+_POW_C = _compile(_POW)
+_CAP_C = np.array([_LAT_CAP[int(n)] for n in NODES_NM])  # (13, 4)
+_LN_NODES = np.log(NODES_NM)
+
+
+def _eval(x: np.ndarray, idx: np.ndarray, comp: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The piecewise table of node ``idx`` (index into NODES_NM) at ``x``."""
+    hi, is_log, a, b = (c[idx] for c in comp)  # (..., 3)
     lx = np.log(np.maximum(x, 1e-9))
-    for hi, kind, a, b in segments:
-        val = a * lx + b if kind == "log" else a * x + b
-        out = np.where((x >= lo) & (x < hi), val, out)
-        lo = hi
-    return out
+    seg = [np.where(is_log[..., k] > 0, a[..., k] * lx, a[..., k] * x) + b[..., k] for k in range(3)]
+    return np.where(x < hi[..., 0], seg[0], np.where(x < hi[..., 1], seg[1], seg[2]))
 
 
-def _by_node(node_nm: np.ndarray, fn) -> np.ndarray:
-    """Evaluate ``fn(table_node)`` at the table nodes around each node and interpolate in ln(node)."""
-    node = np.asarray(node_nm, dtype=float)
-    asc = NODES_NM[::-1]
-    hi_idx = np.clip(np.searchsorted(asc, node, side="left"), 1, len(asc) - 1)
-    exact = np.isin(node, asc)
-    hi_n = np.where(exact, node, asc[hi_idx])
-    lo_n = np.where(exact, node, asc[hi_idx - 1])
-    out_lo, out_hi = np.zeros(node.shape), np.zeros(node.shape)
-    for n in np.unique(np.concatenate([lo_n.ravel(), hi_n.ravel()])):
-        v = fn(int(n))
-        out_lo = np.where(lo_n == n, v, out_lo)
-        out_hi = np.where(hi_n == n, v, out_hi)
-    span = np.log(hi_n) - np.log(lo_n)
-    t = np.where(span > 0, (np.log(node) - np.log(lo_n)) / np.where(span > 0, span, 1.0), 0.0)
-    return out_lo + t * (out_hi - out_lo)
+def _neighbours(node: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the table nodes just above and below ``node`` and the log-interpolation weight."""
+    ln = np.log(node)
+    below = np.clip(np.searchsorted(-_LN_NODES, -ln, side="left"), 0, len(NODES_NM) - 1)  # first node <= node
+    above = np.clip(below - 1, 0, len(NODES_NM) - 1)
+    span = _LN_NODES[above] - _LN_NODES[below]
+    t = np.where(span > 0, (ln - _LN_NODES[below]) / np.where(span > 0, span, 1.0), 0.0)
+    return below, above, t
 
 
 def sensing_time_ns(node_nm: np.ndarray, r_ref: np.ndarray, c_col_ff: np.ndarray) -> np.ndarray:
@@ -103,20 +111,23 @@ def sensing_time_ns(node_nm: np.ndarray, r_ref: np.ndarray, c_col_ff: np.ndarray
     ``c_col_ff``, ns."""
     node, r, ccol = np.broadcast_arrays(np.asarray(node_nm, float), np.asarray(r_ref, float),
                                         np.asarray(c_col_ff, float) * 1e-15)
+    below, above, t = _neighbours(node)
 
-    def at(n: int) -> np.ndarray:
-        t = _piecewise(r, _LAT[n])
-        ref, dc, r2, thr = _LAT_CAP[n]
-        return t + np.where(r > thr, dc / (r2 - thr) * (r - thr) * (ccol - ref) / ref, 0.0)
+    def at(idx: np.ndarray) -> np.ndarray:
+        ref, dc, r2, thr = (_CAP_C[idx, i] for i in range(4))
+        return _eval(r, idx, _LAT_C) + np.where(r > thr, dc / (r2 - thr) * (r - thr) * (ccol - ref) / ref, 0.0)
 
-    return np.maximum(_by_node(node, at), 1e-12) * 1e9
+    lo_v, hi_v = at(below), at(above)
+    return np.maximum(lo_v + t * (hi_v - lo_v), 1e-12) * 1e9
 
 
 def column_power_uw(node_nm: np.ndarray, r_col: np.ndarray, v_read: np.ndarray) -> np.ndarray:
     """Power one column (and its comparator bank) draws at column resistance ``r_col`` (ohm), uW per level."""
     node, r, v = np.broadcast_arrays(np.asarray(node_nm, float), np.asarray(r_col, float), np.asarray(v_read, float))
     rp = r * 0.5 / v
-    return np.maximum(_by_node(node, lambda n: _piecewise(rp, _POW[n])), 0.0) * 1e6
+    below, above, t = _neighbours(node)
+    lo_v, hi_v = _eval(rp, below, _POW_C), _eval(rp, above, _POW_C)
+    return np.maximum(lo_v + t * (hi_v - lo_v), 0.0) * 1e6
 
 
 def reference_resistances(r0: np.ndarray, parallel_rows: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,8 @@ numpy only.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 ArrayLike = np.ndarray | float
@@ -51,9 +53,38 @@ FINFET_BELOW_NM = 18.0
 WIRE_CAP_FF_PER_UM = 0.2
 
 _LOG_NODES = np.log(NODES_NM[::-1])
+_COLUMNS = {  # name -> (table, interpolate in log of the value)
+    "vdd": (VDD_V, False), "v_read": (V_READ_V, False), "cgate_ff": (CGATE_MIN_FF, True),
+    "ion_ua": (ION_MIN_UA, True), "ioff_na": (IOFF_MIN_NA, True), "cell_height_f": (CELL_HEIGHT_F, True),
+    "poly_pitch_f": (POLY_PITCH_F, True), "sram_h_f": (SRAM_CELL_H_F, True), "sram_w_f": (SRAM_CELL_W_F, True),
+    "mux_sizing": (MUX_DRIVER_SIZING, True),
+}
+_STACK = np.stack([np.log(t[::-1]) if lg else t[::-1] for t, lg in _COLUMNS.values()])  # (columns, nodes)
+_LOGGED = np.array([lg for _, lg in _COLUMNS.values()])
 
 
-def interp(node_nm: ArrayLike, table: np.ndarray, log_values: bool = True) -> ArrayLike:
+def _lookup(nodes: tuple[float, ...]) -> np.ndarray:
+    x = np.log(np.asarray(nodes, dtype=float))
+    hi = np.clip(np.searchsorted(_LOG_NODES, x), 1, len(_LOG_NODES) - 1)
+    t = np.clip((x - _LOG_NODES[hi - 1]) / (_LOG_NODES[hi] - _LOG_NODES[hi - 1]), 0.0, 1.0)
+    vals = _STACK[:, hi - 1] * (1 - t) + _STACK[:, hi] * t
+    return np.where(_LOGGED[:, None], np.exp(vals), vals)
+
+
+@lru_cache(maxsize=256)
+def _cached(nodes: tuple[float, ...]) -> np.ndarray:
+    return _lookup(nodes)
+
+
+def at(node_nm: ArrayLike) -> dict[str, np.ndarray]:
+    """Every table column at ``node_nm`` (one lookup for all; cached for small sets of nodes)."""
+    node = np.asarray(node_nm, dtype=float)
+    flat = tuple(node.ravel().tolist())
+    vals = _cached(flat) if len(flat) <= 64 else _lookup(flat)
+    return {k: vals[i].reshape(node.shape) for i, k in enumerate(_COLUMNS)}
+
+
+def interp(node_nm: ArrayLike, table: np.ndarray, log_values: bool = True) -> ArrayLike:  # noqa: D401
     """A table column at ``node_nm``: exact at table nodes, log-linear in the node between them."""
     x = np.log(np.asarray(node_nm, dtype=float))
     ys = table[::-1]
@@ -64,34 +95,35 @@ def interp(node_nm: ArrayLike, table: np.ndarray, log_values: bool = True) -> Ar
 
 def vdd(node_nm: ArrayLike) -> ArrayLike:
     """Nominal supply of the node (LSTP)."""
-    return interp(node_nm, VDD_V, log_values=False)
+    return at(node_nm)["vdd"]
 
 
 def v_read(node_nm: ArrayLike) -> ArrayLike:
     """NeuroSim's cell read voltage at the node."""
-    return interp(node_nm, V_READ_V, log_values=False)
+    return at(node_nm)["v_read"]
 
 
 def cgate_ff(node_nm: ArrayLike) -> ArrayLike:
     """Gate capacitance of one minimum transistor (fF)."""
-    return interp(node_nm, CGATE_MIN_FF)
+    return at(node_nm)["cgate_ff"]
 
 
 def ion_ua(node_nm: ArrayLike) -> ArrayLike:
     """On-current of one minimum transistor (uA)."""
-    return interp(node_nm, ION_MIN_UA)
+    return at(node_nm)["ion_ua"]
 
 
 def ioff_na(node_nm: ArrayLike) -> ArrayLike:
     """Off (leakage) current of one minimum transistor (nA)."""
-    return interp(node_nm, IOFF_MIN_NA)
+    return at(node_nm)["ioff_na"]
 
 
 def gate_area_um2(node_nm: ArrayLike) -> ArrayLike:
     """Area of one minimum inverter (one poly pitch pair wide, one standard cell high), um^2: the unit in
     which logic areas are counted (formula.cpp CalculateGateArea: width 2 x CPP, height = cell height)."""
     f_um = np.asarray(node_nm, dtype=float) * 1e-3
-    return 2 * interp(node_nm, POLY_PITCH_F) * interp(node_nm, CELL_HEIGHT_F) * f_um**2
+    t = at(node_nm)
+    return 2 * t["poly_pitch_f"] * t["cell_height_f"] * f_um**2
 
 
 def gate_energy_pj(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
@@ -101,4 +133,5 @@ def gate_energy_pj(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
 
 def sram_cell_f2(node_nm: ArrayLike) -> ArrayLike:
     """SRAM compute-cell area in F^2 at the node."""
-    return interp(node_nm, SRAM_CELL_H_F) * interp(node_nm, SRAM_CELL_W_F)
+    t = at(node_nm)
+    return t["sram_h_f"] * t["sram_w_f"]
