@@ -17,6 +17,7 @@ Every array is (n_chips, n_layers) or (n_chips,).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,6 +63,13 @@ class Floorplan:
     # Chip.cpp ChipInitialize)
     def pe_side(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
         """Subarrays per PE side, for conventional and novel-mapping PEs."""
+        cached = self.__dict__.get("_pe_side")
+        if cached is not None:
+            return cached
+        self.__dict__["_pe_side"] = self._pe_side(c)
+        return self.__dict__["_pe_side"]
+
+    def _pe_side(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
         k_cm = np.ceil(np.sqrt(np.ceil(self.pe_cm[:, None] / c.xbar_rows) * np.ceil(self.pe_cm[:, None] / c.xbar_cols)))
         k_nm = np.ceil(np.sqrt(np.ceil(self.pe_nm[:, None] / c.xbar_rows) * np.ceil(self.pe_nm[:, None] / c.xbar_cols)))
         return k_cm, k_nm
@@ -202,29 +210,29 @@ def _pow2_ceil(x: np.ndarray) -> np.ndarray:
 
 def shared_kernel_area(kernel_area: np.ndarray) -> float:
     """The kernel area (kh x kw > 1) that most layers share, first one on ties; 0 when none."""
+    return _shared_kernel_area(tuple(float(k) for k in kernel_area))
+
+
+@lru_cache(maxsize=1024)
+def _shared_kernel_area(kernel_area: tuple[float, ...]) -> float:
     best, count = 0.0, 0
     for k in kernel_area:
-        n = int(np.sum(kernel_area == k))
+        n = kernel_area.count(k)
         if k != 1 and n > count:
-            best, count = float(k), n
+            best, count = k, n
     return best
 
 
 def _best_size(start: np.ndarray, floor: np.ndarray, util_fn) -> np.ndarray:
     """NeuroSim's size search: from ``start`` halving while above ``floor``, keep the size of best utilisation
-    (the first on ties); ``start`` itself when it is not above the floor."""
-    best_size, best_util = start.copy(), np.zeros_like(start)
-    size = start.copy()
-    for _ in range(24):
-        live = size > floor
-        if not live.any():
-            break
-        u = util_fn(size)
-        better = live & (u > best_util)
-        best_size = np.where(better, size, best_size)
-        best_util = np.where(better, u, best_util)
-        size = np.where(live, size / 2, size)
-    return best_size
+    (the first on ties); ``start`` itself when it is not above the floor. All candidates at once: (n, K)."""
+    steps = int(np.max(np.ceil(np.log2(np.maximum(start / floor, 1.0))))) if start.size else 0
+    if steps == 0:
+        return start
+    sizes = start / 2.0 ** np.arange(steps)[None, :]  # (n, K)
+    u = np.where(sizes > floor, util_fn(sizes[:, :, None]), -1.0)  # util_fn: (n, K, 1) -> (n, K)
+    best = np.argmax(u, axis=1)[:, None]
+    return np.where(np.take_along_axis(u, best, axis=1) > 0, np.take_along_axis(sizes, best, axis=1), start)
 
 
 def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np.ndarray, in_hw: np.ndarray,
@@ -247,13 +255,17 @@ def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np
     max_cm = np.where(~novel, cube, big).max(axis=1, keepdims=True)
     w = R * C
 
-    def util_nm(p: np.ndarray) -> np.ndarray:
-        n_t = np.where(novel, np.ceil(cin / p) * np.ceil(C / p), 0.0).sum(axis=1, keepdims=True)
-        return np.where(novel, w, 0.0).sum(axis=1, keepdims=True) / np.maximum(n_t * p * p * max(pes_nm, 1.0), 1.0)
+    w_nm = np.where(novel, w, 0.0).sum(axis=1)[:, None]
+    w_cm = np.where(~novel, w, 0.0).sum(axis=1)[:, None]
+    nm3, cm3 = novel[:, None, :], ~novel[:, None, :]
+
+    def util_nm(p: np.ndarray) -> np.ndarray:  # p: (n, K, 1)
+        n_t = np.where(nm3, np.ceil(cin[:, None, :] / p) * np.ceil(C[:, None, :] / p), 0.0).sum(axis=2)
+        return w_nm / np.maximum(n_t * p[..., 0] ** 2 * max(pes_nm, 1.0), 1.0)
 
     def util_cm(t: np.ndarray) -> np.ndarray:
-        n_t = np.where(~novel, np.ceil(R / t) * np.ceil(C / t), 0.0).sum(axis=1, keepdims=True)
-        return np.where(~novel, w, 0.0).sum(axis=1, keepdims=True) / np.maximum(n_t * t * t, 1.0)
+        n_t = np.where(cm3, np.ceil(R[:, None, :] / t) * np.ceil(C[:, None, :] / t), 0.0).sum(axis=2)
+        return w_cm / np.maximum(n_t * t[..., 0] ** 2, 1.0)
 
     p_nm = _best_size(np.maximum(max_nm, 2 * nr), 2 * nr, util_nm)
     t_cm = _best_size(np.maximum(max_cm, 4 * nr), 4 * nr, util_cm)

@@ -87,10 +87,11 @@ class ChipArrays:
 
 
 def _cell_dims(chip: Chip) -> tuple[float, float]:
-    """Cell height and width in F: the SRAM bit cell of the node's table, else from the area and aspect."""
-    d, node = chip.device, chip.technology.node_nm
+    """Cell height and width in F from the area and aspect; (0, 0) = the node's SRAM bit cell (filled in by
+    ``chip_arrays`` from the technology table)."""
+    d = chip.device
     if d.type == "sram" and d.cell_area_f2 is None:
-        return float(tech.interp(node, tech.SRAM_CELL_H_F)), float(tech.interp(node, tech.SRAM_CELL_W_F))
+        return 0.0, 0.0
     area = d.cell_area_f2 if d.cell_area_f2 is not None else 280.0
     aspect = 2.8 if d.type == "sram" else CELL_ASPECT
     return float(np.sqrt(area / aspect)), float(np.sqrt(area * aspect))
@@ -102,9 +103,8 @@ def _row(chip: Chip) -> dict[str, float]:
     sram = d.type == "sram"
     cell_h, cell_w = _cell_dims(chip)
     return {
-        "node": t.node_nm, "vdd": t.vdd, "clock_cap_ghz": t.clock_ghz or 0.0, "is_sram": float(sram),
-        "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0,
-        "v_read": d.read_voltage_v or float(tech.v_read(t.node_nm)),
+        "node": t.node_nm, "vdd": t.vdd_v or 0.0, "clock_cap_ghz": t.clock_ghz or 0.0, "is_sram": float(sram),
+        "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or 0.0,
         "t_read_ns": 0.0 if sram or d.read_pulse_ns is None else d.read_pulse_ns,
         "cell_h_f": cell_h, "cell_w_f": cell_w, "cell_bits": d.bits_per_cell,
         "charge": float(d.compute == "charge"), "cell_cap_ff": d.cell_cap_ff or 0.0,
@@ -136,8 +136,16 @@ def _row(chip: Chip) -> dict[str, float]:
 
 def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
     """Stack the numeric parameters of ``chips`` into (n, 1) columns."""
-    rows = [_row(c) for c in chips]
-    cols = {f.name: np.array([[r[f.name]] for r in rows], dtype=float) for f in fields(ChipArrays)}
+    names = [f.name for f in fields(ChipArrays)]
+    mat = np.array([[r[n] for n in names] for r in map(_row, chips)], dtype=float).reshape(len(chips), len(names))
+    cols = {n: mat[:, i:i + 1] for i, n in enumerate(names)}
     for flag in BOOL_FIELDS:
         cols[flag] = cols[flag].astype(bool)
+    # defaults from the node's technology table, one lookup for all chips
+    t = tech.at(cols["node"])
+    cols["vdd"] = np.where(cols["vdd"] > 0, cols["vdd"], t["vdd"])
+    cols["v_read"] = np.where(cols["v_read"] > 0, cols["v_read"], t["v_read"])
+    table_cell = cols["cell_h_f"] == 0
+    cols["cell_h_f"] = np.where(table_cell, t["sram_h_f"], cols["cell_h_f"])
+    cols["cell_w_f"] = np.where(table_cell, t["sram_w_f"], cols["cell_w_f"])
     return ChipArrays(**cols)

@@ -110,13 +110,15 @@ def subarray(c: ChipArrays) -> Subarray:
     r0 = np.where(c.is_sram, r_acc, c.r_on)
     c_col = nr * c.cell_h_f * f_um * tech.WIRE_CAP_FF_PER_UM + nr * cg / 2 + cg * np.maximum(levels - 3, 0)
     r_lo, r_hi = S.reference_resistances(r0, p, levels)
-    t_sense = np.maximum(S.sensing_time_ns(node, r_lo, c_col), S.sensing_time_ns(node, r_hi, c_col))
+    both = S.sensing_time_ns(node, np.concatenate([r_lo, r_hi], axis=1), c_col)
+    t_sense = np.maximum(both[:, :1], both[:, 1:])
     c_row = nc * (c.cell_w_f * f_um * tech.WIRE_CAP_FF_PER_UM + cg / 2)
     g_cell = c.weight_on / (1.25 * c.r_on) + (1 - c.weight_on) / (c.r_on * c.on_off + 0.25 * c.r_on)
     on_rows = np.maximum(nr * c.input_ones, 1.0)
     r_col = np.where(c.is_sram, r_acc / on_rows, n_add / (on_rows * g_cell))
-    p_col = S.column_power_uw(node, r_col, c.v_read) * (levels - 1)
-    p_ref = np.maximum(levels - 3, 0) / levels * (levels - 1) * S.column_power_uw(node, 2 * r0 / p, c.v_read)
+    powers = S.column_power_uw(node, np.concatenate([r_col, 2 * r0 / p], axis=1), c.v_read)
+    p_col = powers[:, :1] * (levels - 1)
+    p_ref = np.maximum(levels - 3, 0) / levels * (levels - 1) * powers[:, 1:]
     e_ref = np.where(c.is_sram, (c.cell_w_f * f_um * tech.WIRE_CAP_FF_PER_UM + cg / 2) * vdd**2 * nr, 0.0) * 1e-3
     e_switch = (c_col * c.v_read**2 / levels + 2 * cg * c.v_read**2 + K.SENSE_AMP_SWITCH_LOADS * cg * vdd**2) * 1e-3 \
         + e_ref / levels

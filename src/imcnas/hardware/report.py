@@ -109,21 +109,25 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
     tot["macs"] = float(work.macs)
     tot["weights"] = float(work.weights)
     m = p["mapping"]
-    layers = []
     weights_alloc = m.tiles[0] * m.tile_span[0] ** 2 * np.where(m.novel[0], m.pes_nm, 1.0)
     # a layer's area: its share of the tiles times everything that is replicated per tile (all but digital)
     tile_area_mm2 = sum(float(v[0, 0]) for k, v in p["area"].items() if k != "digital") * 1e-6
     tile_share = m.tiles[0] / max(float(m.tiles[0].sum()), 1e-12)
+    b = float(max(work.batch, 1))
+    energy = {k: v[0].tolist() for k, v in p["layer_energy"].items()}
+    cols = {
+        "crossbars": (m.mapped_subarrays[0] * m.copies[0]).tolist(), "duplication": m.copies[0].tolist(),
+        "tiles": m.tiles[0].tolist(),
+        "utilization": np.where(weights_alloc > 0, m.cells_used[0] / np.maximum(weights_alloc, 1e-30), 0.0).tolist(),
+        "area_mm2": (tile_share * tile_area_mm2).tolist(), "latency_ns": p["layer_latency"][0].tolist(),
+    }
+    layers = []
     for j, op in enumerate(work.matrix_ops):
-        e = {k: float(v[0, j]) for k, v in p["layer_energy"].items()}
-        cap = weights_alloc[j]
+        e = {k: v[j] for k, v in energy.items()}
         layers.append({
             "name": op.name, "module": op.module, "rows": op.rows, "cols": op.cols, "groups": op.groups,
-            "vectors": op.vectors / max(work.batch, 1), "macs": op.macs / max(work.batch, 1),
-            "crossbars": float(m.mapped_subarrays[0, j] * m.copies[0, j]), "duplication": float(m.copies[0, j]),
-            "tiles": float(m.tiles[0, j]), "utilization": float(m.cells_used[0, j] / cap) if cap else 0.0,
-            "area_mm2": float(tile_share[j] * tile_area_mm2),
-            "energy_pj": sum(e.values()), "latency_ns": float(p["layer_latency"][0, j]), "energy_breakdown_pj": e,
+            "vectors": op.vectors / b, "macs": op.macs / b, **{k: v[j] for k, v in cols.items()},
+            "energy_pj": sum(e.values()), "energy_breakdown_pj": e,
         })
     return CostReport(
         chip=chip.name, workload=work.name, totals=tot,

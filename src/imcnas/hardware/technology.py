@@ -71,17 +71,23 @@ def _lookup(nodes: tuple[float, ...]) -> np.ndarray:
     return np.where(_LOGGED[:, None], np.exp(vals), vals)
 
 
-@lru_cache(maxsize=256)
-def _cached(nodes: tuple[float, ...]) -> np.ndarray:
-    return _lookup(nodes)
+@lru_cache(maxsize=512)
+def _cached(nodes: tuple[float, ...], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    vals = _lookup(nodes)
+    out = {k: vals[i].reshape(shape) for i, k in enumerate(_COLUMNS)}
+    for v in out.values():
+        v.flags.writeable = False  # shared between calls
+    return out
 
 
 def at(node_nm: ArrayLike) -> dict[str, np.ndarray]:
     """Every table column at ``node_nm`` (one lookup for all; cached for small sets of nodes)."""
     node = np.asarray(node_nm, dtype=float)
-    flat = tuple(node.ravel().tolist())
-    vals = _cached(flat) if len(flat) <= 64 else _lookup(flat)
-    return {k: vals[i].reshape(node.shape) for i, k in enumerate(_COLUMNS)}
+    if node.size <= 64:
+        return _cached(tuple(node.ravel().tolist()), node.shape)
+    uniq, inverse = np.unique(node, return_inverse=True)  # many chips, few nodes
+    vals = _cached(tuple(uniq.tolist()), uniq.shape) if uniq.size <= 64 else dict(zip(_COLUMNS, _lookup(tuple(uniq.tolist()))))
+    return {k: v[inverse].reshape(node.shape) for k, v in vals.items()}
 
 
 def interp(node_nm: ArrayLike, table: np.ndarray, log_values: bool = True) -> ArrayLike:  # noqa: D401

@@ -104,13 +104,13 @@ class Workload:
         """The static-weight ops that map onto crossbars, in order."""
         return [o for o in self.ops if o.kind is OpKind.MATRIX]
 
-    @property
+    @cached_property
     def macs(self) -> int:
         """Multiply-accumulates per inference on static weights plus dynamic matmuls."""
         total = sum(o.macs for o in self.ops if o.kind in (OpKind.MATRIX, OpKind.DYNAMIC_MATMUL))
         return total // max(self.batch, 1)
 
-    @property
+    @cached_property
     def weights(self) -> int:
         """Static weights (crossbar and embedding tables)."""
         return sum(o.weights for o in self.ops)
