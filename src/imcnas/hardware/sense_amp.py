@@ -4,7 +4,7 @@ time and column power per node, from the circuit simulations that NeuroSim tabul
 The sensing time is set by the two extreme reference resistances (the closest levels are the slowest to
 resolve); column conduction is charged once, as column power x sensing time, inside the sense amplifier
 (not as V^2/R x read pulse). Tables are piecewise in ln(R) or R; between nodes the result is interpolated
-log-linearly in the node (technology.interp), never extrapolated.
+log-linearly in the node, never extrapolated (the spec refuses nodes outside the table).
 """
 from __future__ import annotations
 

@@ -90,15 +90,6 @@ def at(node_nm: ArrayLike) -> dict[str, np.ndarray]:
     return {k: v[inverse].reshape(node.shape) for k, v in vals.items()}
 
 
-def interp(node_nm: ArrayLike, table: np.ndarray, log_values: bool = True) -> ArrayLike:  # noqa: D401
-    """A table column at ``node_nm``: exact at table nodes, log-linear in the node between them."""
-    x = np.log(np.asarray(node_nm, dtype=float))
-    ys = table[::-1]
-    if log_values:
-        return np.exp(np.interp(x, _LOG_NODES, np.log(ys)))
-    return np.interp(x, _LOG_NODES, ys)
-
-
 def vdd(node_nm: ArrayLike) -> ArrayLike:
     """Nominal supply of the node (LSTP)."""
     return at(node_nm)["vdd"]
@@ -130,11 +121,6 @@ def gate_area_um2(node_nm: ArrayLike) -> ArrayLike:
     f_um = np.asarray(node_nm, dtype=float) * 1e-3
     t = at(node_nm)
     return 2 * t["poly_pitch_f"] * t["cell_height_f"] * f_um**2
-
-
-def gate_energy_pj(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
-    """Switching energy of one minimum inverter's input and output (about 2 gate loads) at ``vdd_v``, pJ."""
-    return 2 * cgate_ff(node_nm) * 1e-3 * np.asarray(vdd_v) ** 2
 
 
 def sram_cell_f2(node_nm: ArrayLike) -> ArrayLike:
