@@ -120,3 +120,12 @@ def test_node_range_per_device(node: float, device: str, ok: bool) -> None:
             load_chip("neurosim-sram-22nm", over)
         msg = str(info.value)
         assert "\n" not in msg and "node_nm" in msg and device in msg
+
+
+def test_the_cost_model_imports_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, imcnas, imcnas.hardware.cost, imcnas.hardware.evidence; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,8 +1,24 @@
-"""What runs: a network as an ordered list of operations with shapes and counts."""
+"""What runs: a network as an ordered list of operations with shapes and counts.
+
+``ops`` and ``table`` are torch-free (the cost model imports them); the tracer and the model zoo need torch
+and are imported on first use.
+"""
 from __future__ import annotations
 
+from typing import Any
+
 from imcnas.workload.ops import Op, OpKind, Workload
-from imcnas.workload.trace import trace
-from imcnas.workload.zoo import get_model, list_models, load_model
 
 __all__ = ["Op", "OpKind", "Workload", "trace", "list_models", "get_model", "load_model"]
+_LAZY = {"trace": "imcnas.workload.trace", "list_models": "imcnas.workload.zoo", "get_model": "imcnas.workload.zoo",
+         "load_model": "imcnas.workload.zoo"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # the function, not the submodule of the same name
+        return value
+    raise AttributeError(f"module 'imcnas.workload' has no attribute '{name}'")
