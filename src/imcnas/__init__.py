@@ -18,7 +18,7 @@ __all__ = ["Chip", "ConfigError", "CostReport", "CostTable", "ImcnasError", "Map
 
 
 def trace(model: Any, example_input: Any, name: str | None = None) -> Workload:
-    """Trace an nn.Module on an example input into a Workload (see imcnas.workload.trace)."""
-    from imcnas.workload.trace import trace as _trace
+    """Trace an nn.Module on an example input into a Workload (see imcnas.workload.tracer)."""
+    from imcnas.workload.tracer import trace as _trace
 
     return _trace(model, example_input, name=name)

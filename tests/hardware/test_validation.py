@@ -72,6 +72,7 @@ KNOWN_WRONG_TRENDS = {
     ("memcelltype", "t7_rram22_L16_p32", "t7_sram22_L16_p32", "tops"),
     ("memcelltype", "t7_rram22_L32_p32", "t7_sram22_L32_p32", "tops"),
     ("technode_nm", "VGG8 sram 3 nm 128x p128 L16 c1", "VGG8 sram 2 nm 128x p128 L16 c1", "chip_area_mm2"),
+    ("technode_nm", "sram5_L16_s128", "sram3_L16_s128", "tops"),
 }
 
 

@@ -46,13 +46,13 @@ AREA_GATES = {
     "precharge_col": 12.9,  # bit-line precharger + equaliser per column (SRAM)
     "column": 34.4,  # column-side periphery per column: mux transmission gate, its decoder share
     "nvm_column": 18,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
-    "driver_block": 3431,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
-    "nvm_driver_block": 3.732e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
+    "driver_block": 3433,  # row-driver block of a 128-column SRAM subarray (decoder + switch matrix)
+    "nvm_driver_block": 3.733e+04,  # the same for 1T1R: level shifters (2 V write) and wide access gates
     "interconnect": 3.12,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {
     "adder_bit": 128,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
-    "dff_bit": 36.4,  # switched gate loads per flip-flop and clock (DFF.cpp)
+    "dff_bit": 36.3,  # switched gate loads per flip-flop and clock (DFF.cpp)
     "switch_row": 3.18,  # word-line switch-matrix drive per active row (gate loads)
     "column_read": 329,  # per column and subarray read: mux select, decoder and switch-matrix clocking share
     "mux_col": 2.3,  # column-mux switching per column and per parallel row it conducts
@@ -60,9 +60,9 @@ ENERGY_LOADS = {
     "wire_repeater": 1.18,  # repeater load per wire segment, relative to the wire's own capacitance
 }
 TIME = {
-    "periphery_gate_delays": 111,  # drivers + mux + encoder in series with the sense amp, in gate delays
+    "periphery_gate_delays": 112,  # drivers + mux + encoder in series with the sense amp, in gate delays
     "bus_driver_gate_delays": 1.58,  # fixed delay of a bus transfer (drivers, receivers), in gate delays
-    "wire_delay": 71.7,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
+    "wire_delay": 71.8,  # repeated wire delay per length in units of sqrt(r c R_gate C_gate) (2: optimal
     # repeaters; more when repeaters are relaxed to save power, as NeuroSim's delay tolerance does)
 }
 LEAKAGE_GATES = 1.16  # fitted: leaking minimum-transistor equivalents per gate area of logic

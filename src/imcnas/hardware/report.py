@@ -64,7 +64,7 @@ def _as_workload(work: Workload | Any) -> Workload:
     if isinstance(work, Workload):
         return work
     from imcnas.workload.zoo import load_model  # torch only when a model must be traced
-    from imcnas.workload.trace import trace
+    from imcnas.workload.tracer import trace
     import torch.nn as nn
 
     if isinstance(work, str):

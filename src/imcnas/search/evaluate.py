@@ -22,7 +22,7 @@ from imcnas.errors import ImcnasError
 from imcnas.hardware.report import estimate
 from imcnas.search.objectives import Metric, parse_time
 from imcnas.space.build import Candidate, build, crossbar_layers
-from imcnas.workload.trace import trace
+from imcnas.workload.tracer import trace
 
 FIDELITIES = ("proxy", "short", "full")
 

@@ -10,7 +10,7 @@ from typing import Any
 from imcnas.workload.ops import Op, OpKind, Workload
 
 __all__ = ["Op", "OpKind", "Workload", "trace", "list_models", "get_model", "load_model"]
-_LAZY = {"trace": "imcnas.workload.trace", "list_models": "imcnas.workload.zoo", "get_model": "imcnas.workload.zoo",
+_LAZY = {"trace": "imcnas.workload.tracer", "list_models": "imcnas.workload.zoo", "get_model": "imcnas.workload.zoo",
          "load_model": "imcnas.workload.zoo"}
 
 

@@ -266,7 +266,7 @@ def _renamed(ops: Sequence[Op], prefix: str) -> list[Op]:
 @lru_cache(maxsize=4)
 def _pieces(num_classes: int) -> dict[str, list[Op]]:
     """Traced building blocks: stem, reductions, head, and per stage one edge op of each kind and one add."""
-    from imcnas.workload.trace import trace
+    from imcnas.workload.tracer import trace
 
     net = NB201Network(["none"] * 6, num_classes=num_classes)
     x = torch.zeros(1, 3, 32, 32)
