@@ -21,14 +21,11 @@ ArrayLike = np.ndarray | float
 # ---- NeuroSim activity / calibration factors (Param.cpp:371-378, "validated" mode) -------------------------
 DFF_ACTIVITY = 0.5  # gamma: DFFs of adders, shift-adds and register files switch on half the clocks
 ADDER_ACTIVITY = 0.15  # delta: ripple-adder nodes that toggle per add
-CONTROL_ACTIVITY = 0.05  # epsilon: decoder / control activity
 SENSING_DELAY_FACTOR = 1.4  # beta: post-layout sensing latency factor of the read cycle
 INTERCONNECT_TOGGLE = 0.18  # NeuroSim inputtoggle for feature-map transfers (VGG-8)
 OUTPUT_TOGGLE = 0.5  # NeuroSim outputtoggle
 
 # ---- circuit counts from NeuroSim's C++ (gate loads or gate areas per unit) -------------------------------
-ADDER_LOADS_PER_BIT = 20.0  # Adder.cpp: 13 input + 7 output loads per ripple bit (NAND2 full adder)
-DFF_LOADS_PER_BIT = 16.0  # DFF.cpp: 4 (Cii+Cio) + 2 CgN + 2 CgP + 4 Ctd + 2 Cii + 2 Cio, per bit and clock
 # MultilevelSenseAmp.cpp:306-312: 6 CgP + 5 CgN + 4 CjP + 3 CjN with CgP = 1.3 CgN (NeuroSim's p/n width
 # ratio at 22 nm) and drain junctions ~ half a gate load (a stated assumption): 7.8 + 5 + 2.6 + 1.5 ~ 17
 SENSE_AMP_SWITCH_LOADS = 17.0
@@ -42,7 +39,7 @@ AREA_GATES = {
     "dff_bit": 12.2,  # one D flip-flop (register-file / pipeline bit)
     "encoder_level": 4.21,  # thermometer-to-binary encoder, per sense-amp level
     "adc_fixed": 39.7,  # per sense amp / ADC: enable, latch and output driver, whatever its levels
-    "reference_columns": 2.46,  # cell columns a sense amp's references occupy (NeuroSim: one per sense amp)
+    "reference_columns": 2.46,  # cell columns of reference cells per sense amp (its level references)
     "precharge_col": 12.9,  # bit-line precharger + equaliser per column (SRAM)
     "column": 34.4,  # column-side periphery per column: mux transmission gate, its decoder share
     "nvm_column": 18,  # 1T1R column: source-line switch, its flip-flop and high-voltage level shifter
@@ -51,8 +48,8 @@ AREA_GATES = {
     "interconnect": 3.12,  # repeated global wire track + repeaters: area per bit per um of length, in F
 }
 ENERGY_LOADS = {
-    "adder_bit": 128,  # switched gate loads per adder bit (sized NAND2 cells, Adder.cpp)
-    "dff_bit": 36.3,  # switched gate loads per flip-flop and clock (DFF.cpp)
+    "adder_bit": 128,  # switched loads per adder bit (Adder.cpp: 13 input + 7 output loads of sized cells)
+    "dff_bit": 36.3,  # switched loads per flip-flop and clock (DFF.cpp: 16 loads of sized cells)
     "switch_row": 3.18,  # word-line switch-matrix drive per active row (gate loads)
     "column_read": 329,  # per column and subarray read: mux select, decoder and switch-matrix clocking share
     "mux_col": 2.3,  # column-mux switching per column and per parallel row it conducts
@@ -117,8 +114,8 @@ def wire_delay_ns_per_mm(node_nm: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
 # --- DAC and pulse-width input drivers ------------------------------------------------------------------------
 DAC_UNIT_CAP_FF = 1.0  # unit capacitor of a binary-weighted capacitive DAC (~1 fF MOM cap, Murmann lectures)
 DAC_UNIT_AREA_UM2 = 1.0  # area of one ~1 fF MOM unit capacitor
-PWM_GATES_PER_BIT = 10.0  # pulse-width driver per row: a b-bit counter compare (~adder + DFF per bit, shared
-# counter across the rows); see cost.py: priced as one adder bit + one DFF bit of gates per input bit
+# pulse-width driver per row: a b-bit comparator against a counter shared by the rows, and a latch: priced as
+# one adder bit and one flip-flop bit per input bit
 
 
 def dac_energy_pj(bits: ArrayLike, vdd_v: ArrayLike) -> ArrayLike:
