@@ -45,6 +45,7 @@ def _print_report(d: dict[str, Any]) -> None:
     rows = [("energy / inference", f"{d['energy_pj'] * 1e-6:,.4g} uJ"),
             ("latency (layer by layer)", f"{d['latency_ns'] * 1e-3:,.4g} us"),
             ("pipeline period", f"{d['period_ns'] * 1e-3:,.4g} us"),
+            ("read cycle (clock)", f"{d['clock_ns']:,.4g} ns"),
             ("throughput", f"{d['throughput_ips']:,.4g} inferences/s"), ("area", f"{d['area_mm2']:,.4g} mm^2"),
             ("TOPS", _fmt(d["tops"])), ("TOPS/W", _fmt(d["tops_per_w"])), ("TOPS/mm^2", _fmt(d["tops_per_mm2"])),
             ("EDP", f"{_fmt(d['edp_pj_ns'])} pJ*ns"), ("MACs", f"{d['macs']:,.0f}"), ("tiles", f"{d['tiles']:,.0f}")]

@@ -153,11 +153,11 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     t_read = np.where(sa.sense_amp, 0.0, c.t_read_ns) * cyc * sa.n_add
     t_array = np.ceil(V / fp.copies) * (steps * t_step + t_read)
     sub_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits + 1
-    t_buffer = fp.buffer_cycles(c, cl, V, sub_bits, wa["out_elems"][None, :]) * t_clk
+    b_in, b_out = fp.tile_traffic(c, cl, V, sub_bits)
+    t_buffer = fp.buffer_cycles(c, cl, V, sub_bits, wa["out_elems"][None, :], (b_in, b_out)) * t_clk
     # interconnect: each transfer of the tile's H-tree (root to leaf ~ one tile side) and of the chip bus takes
     # whole clock cycles (HTree.cpp, XYBus.cpp)
     wire = K.wire_delay_ns_per_mm(node, vdd)
-    b_in, b_out = fp.tile_traffic(c, cl, V, sub_bits)
     t_drive = K.TIME["bus_driver_gate_delays"] * K.gate_delay_ns(node, vdd)  # bus drivers and receivers
     hops_tile = np.maximum(np.ceil((t_drive + wire * tile_side * 1e-3) / t_clk), 1.0)
     hops_chip = np.maximum(np.ceil((t_drive + wire * side_um * 1e-3 * c.noc_distance) / t_clk), 1.0)
@@ -174,7 +174,8 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     period = np.where(c.pipeline, stage, latency)
     energy = {k: v.sum(axis=1, keepdims=True) for k, v in layer_e.items()}
     energy["buffer"] = energy["buffer"] + dig_io * K.ENERGY_LOADS["buffer_bit"] * K.DFF_ACTIVITY * gl
-    energy["interconnect"] = energy["interconnect"] + dig_io * side_um * K.wire_energy_pj_per_bit_um(vdd)
+    # the digital units sit by the global buffer that every layer's feature map crosses anyway (NeuroSim's
+    # chip-level activation and pooling): their operands cost buffer accesses, not another chip crossing
     energy["digital"] = dig_e
     energy = {k: v * c.energy_overhead for k, v in energy.items()}
     # leakage: logic leaks while idle, SRAM cells not being read leak always (NeuroSim main.cpp:415)

@@ -24,6 +24,19 @@ import numpy as np
 from imcnas.hardware.params import ChipArrays
 
 
+def _memo(fn):
+    """Cache a Floorplan method's result on the instance (a floorplan prices one set of chips)."""
+    def wrapper(self, *args):
+        key = "_memo_" + fn.__name__
+        if key not in self.__dict__:
+            self.__dict__[key] = fn(self, *args)
+        return self.__dict__[key]
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
 @dataclass
 class Floorplan:
     """Per-chip and per-layer floorplan figures."""
@@ -61,31 +74,29 @@ class Floorplan:
 
     # ---- hierarchy figures, (n, 1): NeuroSim's PE / tile / chip contents (ProcessingUnit.cpp, Tile.cpp,
     # Chip.cpp ChipInitialize)
+    @_memo
     def pe_side(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
         """Subarrays per PE side, for conventional and novel-mapping PEs."""
-        cached = self.__dict__.get("_pe_side")
-        if cached is not None:
-            return cached
-        self.__dict__["_pe_side"] = self._pe_side(c)
-        return self.__dict__["_pe_side"]
-
-    def _pe_side(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
         k_cm = np.ceil(np.sqrt(np.ceil(self.pe_cm[:, None] / c.xbar_rows) * np.ceil(self.pe_cm[:, None] / c.xbar_cols)))
         k_nm = np.ceil(np.sqrt(np.ceil(self.pe_nm[:, None] / c.xbar_rows) * np.ceil(self.pe_nm[:, None] / c.xbar_cols)))
         return k_cm, k_nm
 
+    @_memo
     def tile_pes(self) -> tuple[np.ndarray, np.ndarray]:
         """PEs per tile side: conventional ceil(T / P_cm); novel mapping sqrt(kernel area)."""
         return np.ceil(self.tile_size / self.pe_cm)[:, None], np.full_like(self.tile_size[:, None], np.ceil(np.sqrt(self.pes_nm)))
 
+    @_memo
     def chip_tiles(self, c: ChipArrays) -> np.ndarray:
         """Tiles the chip has: the fixed count, else what the workload needs, (n,)."""
         return np.where(c.fixed_tiles[:, 0] > 0, c.fixed_tiles[:, 0], self.total_tiles)
 
+    @_memo
     def _tile_counts(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
         scale = self.chip_tiles(c) / np.maximum(self.total_tiles, 1e-12)
         return (self.tiles_cm * scale)[:, None], (self.tiles_nm * scale)[:, None]
 
+    @_memo
     def subarrays_allocated(self, c: ChipArrays) -> np.ndarray:
         """All subarrays of the chip's tiles, (n, 1)."""
         k_cm, k_nm = self.pe_side(c)
@@ -138,11 +149,13 @@ class Floorplan:
         glob = c.in_bits * in_elems.sum() / 2
         return t_cm * (s_cm**2 * pe(k_cm) + tile(s_cm, k_cm)) + t_nm * (self.pes_nm * pe(k_nm) + tile(s_nm, k_nm)) + glob
 
+    @_memo
     def tile_bus_bits(self, c: ChipArrays) -> tuple[np.ndarray, np.ndarray]:
         """H-tree width of a conventional and a novel-mapping tile: all its PEs' columns."""
         s_cm, _ = self.tile_pes()
         return s_cm * self.pe_cm[:, None], self.pes_nm * self.pe_nm[:, None]
 
+    @_memo
     def bus_width(self, c: ChipArrays) -> np.ndarray:
         """Global bus width: every tile's outputs and partial sums, halved until it fits the interconnect
         width (Chip.cpp:389-406), (n, 1)."""
@@ -163,13 +176,14 @@ class Floorplan:
         b_out = np.minimum(self.C, self.tile_span) / cl.cols_per_weight * (pe_bits + stages) * vectors
         return b_in, b_out
 
+    @_memo
     def tile_bus(self, c: ChipArrays) -> np.ndarray:
         """H-tree width of each layer's tiles, (n, L)."""
         s_cm, _ = self.tile_pes()
         return np.where(self.novel, self.pes_nm * self.pe_nm[:, None], s_cm * self.pe_cm[:, None])
 
     def buffer_cycles(self, c: ChipArrays, cl: ChipArrays, vectors: np.ndarray, sub_bits: np.ndarray,
-                      out_elems: np.ndarray) -> np.ndarray:
+                      out_elems: np.ndarray, traffic: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Clock cycles a layer's tile buffers and the global buffer need to stream its inputs and outputs
         (Tile.cpp:117-232 and 530-600, Chip.cpp:907-926); not shortened by copies, (n, L).
 
@@ -193,7 +207,7 @@ class Floorplan:
             cores = np.where(small, 1.0, np.ceil(size / core))
             return bits / port / np.minimum(cores, np.ceil(bus / port))
 
-        b_in, b_out = self.tile_traffic(c, cl, vectors, sub_bits)
+        b_in, b_out = traffic
         t_tile = stream(b_in, pes * cl.in_bits * c.xbar_rows, pes * c.xbar_rows) \
             + stream(b_out, (pe_bits + stages) * pes * n_adc, (pe_bits + stages) * pes)
         # global buffer: 128 x 128-bit register-file cores with 128-bit ports (Chip.cpp:428)
