@@ -152,7 +152,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     t_step = np.maximum(t_clk, conv_ns)
     t_read = np.where(sa.sense_amp, 0.0, c.t_read_ns) * cyc * sa.n_add
     t_array = np.ceil(V / fp.copies) * (steps * t_step + t_read)
-    sub_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits + 1
+    sub_bits = acc_bits + 1  # a subarray's partial-sum word (Tile.cpp numBitSubarrayOutput)
     b_in, b_out = fp.tile_traffic(c, cl, V, sub_bits)
     t_buffer = fp.buffer_cycles(c, cl, V, sub_bits, wa["out_elems"][None, :], (b_in, b_out)) * t_clk
     # interconnect: each transfer of the tile's H-tree (root to leaf ~ one tile side) and of the chip bus takes
