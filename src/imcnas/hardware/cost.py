@@ -48,6 +48,8 @@ def layer_view(c: ChipArrays, wa: dict[str, np.ndarray]) -> ChipArrays:
 def _by_law(c: ChipArrays, fn, *args) -> np.ndarray:
     """A stand-alone ADC law per chip (laws other than the sense amp)."""
     out = np.zeros(np.broadcast_shapes(c.adc_bits.shape, *(np.shape(a) for a in args)))
+    if (c.adc_law == ADC_LAWS.index("sense_amp")).all():
+        return out
     for i, law in enumerate(ADC_LAWS):
         mask = c.adc_law == i
         if law != "sense_amp" and mask.any():
@@ -83,7 +85,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     act = np.where(c.is_dac | c.is_pwm, 1.0, c.input_ones)
     # ---- read energy per layer (pJ)
     e_conv = np.where(sa.sense_amp, sa.e_sense_pj, 0.0) + _by_law(c, A.adc_energy_pj, c.adc_bits, node,
-                                                                   nominal_rate_hz(c))
+                                                                   nominal_rate_hz(c) if not sa.sense_amp.all() else 1e9)
     e_conv = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_conv)
     # array: word-line charging for every read (NeuroSim); an integrating resistive read (stand-alone ADC)
     # also conducts V^2 G over its read pulse; a charge-domain cell switches its capacitor every step

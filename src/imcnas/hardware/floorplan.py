@@ -245,8 +245,8 @@ def _best_size(start: np.ndarray, floor: np.ndarray, util_fn) -> np.ndarray:
         return start
     sizes = start / 2.0 ** np.arange(steps)[None, :]  # (n, K)
     u = np.where(sizes > floor, util_fn(sizes[:, :, None]), -1.0)  # util_fn: (n, K, 1) -> (n, K)
-    best = np.argmax(u, axis=1)[:, None]
-    return np.where(np.take_along_axis(u, best, axis=1) > 0, np.take_along_axis(sizes, best, axis=1), start)
+    best = np.argmax(u, axis=1)[:, None]  # the first of the best
+    return np.where(u.max(axis=1, keepdims=True) > 0, start / 2.0**best, start)
 
 
 def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np.ndarray, in_hw: np.ndarray,

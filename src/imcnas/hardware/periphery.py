@@ -124,7 +124,7 @@ def subarray(c: ChipArrays) -> Subarray:
         + e_ref / levels
     e_sense = (levels - 1) * e_switch + (p_col + p_ref) * t_sense * 1e-3
     # ---- areas per subarray (um^2)
-    adc_law_area = np.where(c.adc_area_um2 > 0, c.adc_area_um2, _law_area(c))
+    adc_law_area = np.where(c.adc_area_um2 > 0, c.adc_area_um2, _law_area(c)) if not sense.all() else 0.0
     a_adc = np.where(sense, n_adc * ((levels - 1) * K.SENSE_AMP_LEVEL_GATES + levels * K.AREA_GATES["encoder_level"]
                                      + K.AREA_GATES["adc_fixed"]) * ag
                      + n_adc * K.AREA_GATES["reference_columns"] * nr * a_cell, n_adc * adc_law_area) \
@@ -181,8 +181,10 @@ def nominal_rate_hz(c: ChipArrays) -> np.ndarray:
 
 def _law_area(c: ChipArrays) -> np.ndarray:
     """Area of one stand-alone ADC under each chip's law (0 for the sense amp, priced above)."""
-    rate = nominal_rate_hz(c)
     out = np.zeros_like(c.adc_bits)
+    if (c.adc_law == SENSE_AMP).all():
+        return out
+    rate = nominal_rate_hz(c)
     for i, law in enumerate(ADC_LAWS):
         if law != "sense_amp" and (c.adc_law == i).any():
             out = np.where(c.adc_law == i, A.adc_area_um2(law, c.adc_bits, c.node, rate), out)

@@ -8,6 +8,8 @@ log-linearly in the node, never extrapolated (the spec refuses nodes outside the
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from imcnas.hardware.technology import NODES_NM
@@ -88,22 +90,34 @@ _CAP_C = np.array([_LAT_CAP[int(n)] for n in NODES_NM])  # (13, 4)
 _LN_NODES = np.log(NODES_NM)
 
 
-def _eval(x: np.ndarray, idx: np.ndarray, comp: tuple[np.ndarray, ...]) -> np.ndarray:
-    """The piecewise table of node ``idx`` (index into NODES_NM) at ``x``."""
-    hi, is_log, a, b = (c[idx] for c in comp)  # (..., 3)
+def _eval(x: np.ndarray, coeffs: tuple[np.ndarray, ...]) -> np.ndarray:
+    """A piecewise table at ``x`` with its node's coefficients (each (..., 3): bounds, log flags, a, b)."""
+    hi, is_log, a, b = coeffs
     lx = np.log(np.maximum(x, 1e-9))
     seg = [np.where(is_log[..., k] > 0, a[..., k] * lx, a[..., k] * x) + b[..., k] for k in range(3)]
     return np.where(x < hi[..., 0], seg[0], np.where(x < hi[..., 1], seg[1], seg[2]))
 
 
-def _neighbours(node: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of the table nodes just above and below ``node`` and the log-interpolation weight."""
-    ln = np.log(node)
+@lru_cache(maxsize=256)
+def _prepared(nodes: tuple[float, ...], shape: tuple[int, ...]) -> dict:
+    """The table rows around each node and the log-interpolation weight (cached: chips share few nodes)."""
+    ln = np.log(np.asarray(nodes, dtype=float)).reshape(shape)
     below = np.clip(np.searchsorted(-_LN_NODES, -ln, side="left"), 0, len(NODES_NM) - 1)  # first node <= node
     above = np.clip(below - 1, 0, len(NODES_NM) - 1)
     span = _LN_NODES[above] - _LN_NODES[below]
     t = np.where(span > 0, (ln - _LN_NODES[below]) / np.where(span > 0, span, 1.0), 0.0)
-    return below, above, t
+    side = lambda idx: {"lat": tuple(c[idx] for c in _LAT_C), "pow": tuple(c[idx] for c in _POW_C),
+                        "cap": tuple(_CAP_C[idx, i] for i in range(4))}
+    return {"t": t, "exact": bool(np.all(t == 0)), "lo": side(below), "hi": side(above)}
+
+
+def _at_nodes(node: np.ndarray, fn) -> np.ndarray:
+    """``fn(table side)`` interpolated between the table nodes around ``node``."""
+    prep = _prepared(tuple(node.ravel().tolist()), node.shape)
+    lo = fn(prep["lo"])
+    if prep["exact"]:
+        return lo
+    return lo + prep["t"] * (fn(prep["hi"]) - lo)
 
 
 def sensing_time_ns(node_nm: np.ndarray, r_ref: np.ndarray, c_col_ff: np.ndarray) -> np.ndarray:
@@ -111,23 +125,19 @@ def sensing_time_ns(node_nm: np.ndarray, r_ref: np.ndarray, c_col_ff: np.ndarray
     ``c_col_ff``, ns."""
     node, r, ccol = np.broadcast_arrays(np.asarray(node_nm, float), np.asarray(r_ref, float),
                                         np.asarray(c_col_ff, float) * 1e-15)
-    below, above, t = _neighbours(node)
 
-    def at(idx: np.ndarray) -> np.ndarray:
-        ref, dc, r2, thr = (_CAP_C[idx, i] for i in range(4))
-        return _eval(r, idx, _LAT_C) + np.where(r > thr, dc / (r2 - thr) * (r - thr) * (ccol - ref) / ref, 0.0)
+    def at(side: dict) -> np.ndarray:
+        ref, dc, r2, thr = side["cap"]
+        return _eval(r, side["lat"]) + np.where(r > thr, dc / (r2 - thr) * (r - thr) * (ccol - ref) / ref, 0.0)
 
-    lo_v, hi_v = at(below), at(above)
-    return np.maximum(lo_v + t * (hi_v - lo_v), 1e-12) * 1e9
+    return np.maximum(_at_nodes(node, at), 1e-12) * 1e9
 
 
 def column_power_uw(node_nm: np.ndarray, r_col: np.ndarray, v_read: np.ndarray) -> np.ndarray:
     """Power one column (and its comparator bank) draws at column resistance ``r_col`` (ohm), uW per level."""
     node, r, v = np.broadcast_arrays(np.asarray(node_nm, float), np.asarray(r_col, float), np.asarray(v_read, float))
     rp = r * 0.5 / v
-    below, above, t = _neighbours(node)
-    lo_v, hi_v = _eval(rp, below, _POW_C), _eval(rp, above, _POW_C)
-    return np.maximum(lo_v + t * (hi_v - lo_v), 0.0) * 1e6
+    return np.maximum(_at_nodes(node, lambda side: _eval(rp, side["pow"])), 0.0) * 1e6
 
 
 def reference_resistances(r0: np.ndarray, parallel_rows: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
