@@ -18,7 +18,7 @@ import numpy as np
 from imcnas.hardware import adc as A
 from imcnas.hardware import components as K
 from imcnas.hardware import technology as tech
-from imcnas.hardware.floorplan import Floorplan, plan
+from imcnas.hardware.floorplan import Floorplan, plan_cached
 from imcnas.hardware.layout import cells_array
 from imcnas.hardware.params import ADC_LAWS, ChipArrays, chip_arrays
 from imcnas.hardware.periphery import Subarray, nominal_rate_hz, shift_add_ops, subarray
@@ -71,8 +71,7 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     """Price ``work`` on every chip of ``chip``. Returns arrays: per-layer (n, L) and per-chip (n,) figures."""
     wa, dt, c = work.matrix_arrays, work.digital_totals, chip
     cl = layer_view(c, wa)
-    fp: Floorplan = plan(wa["rows"], wa["cols"], wa["groups"], wa["kernel_area"], wa["in_hw"], wa["vectors"], wa["in_elems"], c,
-                         cl.cols_per_weight)
+    fp: Floorplan = plan_cached(wa, work.__dict__.setdefault("_floorplans", {}), c, cl.cols_per_weight)
     sa = subarray(c)
     node, vdd = c.node, c.vdd
     gl = K.gate_load_pj(node, vdd)

@@ -16,7 +16,7 @@ Every array is (n_chips, n_layers) or (n_chips,).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -247,6 +247,27 @@ def _best_size(start: np.ndarray, floor: np.ndarray, util_fn) -> np.ndarray:
     u = np.where(sizes > floor, util_fn(sizes[:, :, None]), -1.0)  # util_fn: (n, K, 1) -> (n, K)
     best = np.argmax(u, axis=1)[:, None]  # the first of the best
     return np.where(u.max(axis=1, keepdims=True) > 0, start / 2.0**best, start)
+
+
+PLAN_FIELDS = ("xbar_rows", "xbar_cols", "novel_mapping", "max_dup", "dup_balance", "dup_fixed", "pipeline",
+               "layer_per_tile", "xbars_per_pe", "pes_per_tile")  # every chip field ``plan`` reads
+
+
+def plan_cached(work_arrays: dict[str, np.ndarray], store: dict, c: ChipArrays,
+                cols_per_weight: np.ndarray) -> Floorplan:
+    """``plan`` for one chip, memoised in ``store`` (kept with the workload) by the chip fields the floorplan
+    depends on: chips that differ only in ADC, device or node share it. Many chips at once are planned
+    directly. A fresh copy is returned, so per-chip figures derived from it are never shared."""
+    wa = work_arrays
+    args = (wa["rows"], wa["cols"], wa["groups"], wa["kernel_area"], wa["in_hw"], wa["vectors"], wa["in_elems"])
+    if c.n != 1:
+        return plan(*args, c, cols_per_weight)
+    key = tuple(float(getattr(c, f)[0, 0]) for f in PLAN_FIELDS) + tuple(np.ravel(cols_per_weight).tolist())
+    if key not in store:
+        if len(store) > 256:
+            store.clear()
+        store[key] = plan(*args, c, cols_per_weight)
+    return replace(store[key])
 
 
 def plan(rows: np.ndarray, cols: np.ndarray, groups: np.ndarray, kernel_area: np.ndarray, in_hw: np.ndarray,
