@@ -55,7 +55,6 @@ def main() -> None:
     work = imcnas.trace(model, x, name="resnet18")
     t_trace = time.perf_counter() - t0
     cs = chips(1000)
-    chip = cs[0]
     from imcnas.hardware.cost import price
     from imcnas.hardware.params import chip_arrays
 

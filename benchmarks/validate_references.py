@@ -12,7 +12,6 @@ import numpy as np
 
 from imcnas.hardware.evidence import (DATA, ENERGY_PARTS, HEADLINE, component_rows, load_all, neurosim_rows,
                                       summary, trend_rows)
-from imcnas.hardware.validation import TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_COLS = HEADLINE + ("clock_ns",) + ENERGY_PARTS + ("energy_leakage_pj",)

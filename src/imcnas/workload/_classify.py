@@ -212,6 +212,8 @@ def _pool_window(kernel: Any, nd: int) -> int:
 # ---------------------------------------------------------------------------------------------- functions
 def function_ops(name: str, fn: str, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
     """Ops for one call of the function ``fn`` (a :func:`normalize`-d name) outside any recognised module."""
+    from imcnas.workload._modules import keeps_static  # _modules builds on this module
+
     ts = tensors((args, kwargs))
     if fn in SKIP or not ts or (all(t.static for t in ts) and not keeps_static(fn)):
         return []
