@@ -50,6 +50,20 @@ def test_hardware_list_shows_every_preset() -> None:
         assert name in result.stdout
 
 
+def test_hardware_list_at_80_columns() -> None:
+    from typer.testing import CliRunner
+
+    from imcnas.cli import app
+
+    result = CliRunner().invoke(app, ["hardware", "list"], env={**CLI_ENV, "COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    for name in list_presets():
+        assert any(name in line for line in lines), name  # whole, on one line
+    assert "Jia et al., JSSC 2020" in result.stdout  # sources kept, below the table
+
+
 def test_models_lists_the_zoo() -> None:
     result = run("models")
     assert result.exit_code == 0
@@ -101,6 +115,13 @@ def test_estimate_set_changes_the_report(vgg8_report: dict) -> None:
     assert d["breakdown"]["energy_pj"]["adc"] > vgg8_report["breakdown"]["energy_pj"]["adc"]
 
 
+def test_estimate_json_names_the_variant() -> None:
+    result = run("estimate", "vgg8-cifar", "-H", "pcm-14nm", "--set", "adc.bits=6", "--set", "crossbar.rows=128",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["chip"] == "pcm-14nm[adc.bits=6,crossbar.rows=128]"
+
+
 def test_estimate_yaml_hardware(tmp_path: Path, vgg8_report: dict) -> None:
     path = tmp_path / "chip.yaml"
     path.write_text(run("hardware", "show", "neurosim-sram-22nm").stdout)
@@ -142,12 +163,21 @@ def test_yaml_with_typo_key(tmp_path: Path) -> None:
     assert_user_error(run("hardware", "show", str(path)), "adc.lw")
 
 
+def test_yaml_without_device_or_node(tmp_path: Path) -> None:
+    path = tmp_path / "thin.yaml"
+    path.write_text("name: thin\ncrossbar: {rows: 64}\n")
+    assert_user_error(run("estimate", "vgg8-cifar", "--hardware", str(path)), "thin.yaml", "device.type", "base:")
+    path.write_text("base: pcm-14nm\ncrossbar: {rows: 64}\n")
+    assert run("hardware", "show", str(path)).exit_code == 0
+
+
 def test_missing_yaml_file(tmp_path: Path) -> None:
     assert_user_error(run("estimate", "vgg8-cifar", "--hardware", str(tmp_path / "nope.yaml")), "nope.yaml")
 
 
 def test_too_few_tiles_names_a_layer() -> None:
-    assert_user_error(run("estimate", "vgg8-cifar", "--set", "hierarchy.tiles=2"), "layer", "does not fit")
+    assert_user_error(run("estimate", "vgg8-cifar", "--set", "hierarchy.tiles=2"), "layer", "does not fit",
+                      "--set hierarchy.tiles=auto")
 
 
 MODEL_FILE = '''

@@ -106,12 +106,27 @@ def hardware_list() -> None:
     """List the hardware presets with their sources."""
     from imcnas.hardware import list_presets, load_chip
 
-    table = Table("preset", "node", "device", "crossbar", "ADC", "source")
+    wide = out.width >= 110  # narrower terminals get the sources below the table, names are never cut
+    table = Table(title="hardware presets")
+    table.add_column("preset", no_wrap=True)
+    for col in ("node", "device", "crossbar", "ADC"):
+        table.add_column(col, no_wrap=True, justify="right" if col == "node" else "left")
+    if wide:
+        table.add_column("source", overflow="fold")
+    sources = Table.grid(padding=(0, 2))
+    sources.add_column(no_wrap=True)
+    sources.add_column(overflow="fold")
     for name in list_presets():
         c = load_chip(name)
-        table.add_row(name, f"{c.technology.node_nm:g} nm", c.device.type, f"{c.crossbar.rows}x{c.crossbar.cols}",
-                      f"{c.adc.bits}b {c.adc.type}/{c.adc.cols_per_adc}", c.source.split(":")[0][:48])
+        source = " ".join(c.source.split(":")[0].split())
+        cells = [name, f"{c.technology.node_nm:g} nm", c.device.type, f"{c.crossbar.rows}x{c.crossbar.cols}",
+                 f"{c.adc.bits}b {c.adc.type}/{c.adc.cols_per_adc}"]
+        table.add_row(*cells, *([source] if wide else []))
+        sources.add_row(name, source)
     out.print(table)
+    if not wide:
+        out.print("sources:")
+        out.print(sources)
 
 
 @hardware_app.command("show")

@@ -247,7 +247,7 @@ def test_yaml_file_loads(tmp_path: Path) -> None:
 
 def test_yml_suffix(tmp_path: Path) -> None:
     path = tmp_path / "mine.yml"
-    path.write_text("crossbar: {rows: 64}\n")
+    path.write_text("base: neurosim-sram-22nm\ncrossbar: {rows: 64}\n")
     assert load_chip(path).crossbar.rows == 64
 
 

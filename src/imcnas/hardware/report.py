@@ -41,23 +41,44 @@ class CostReport:
         }
 
 
-@dataclass
 class CostTable:
-    """Costs of one workload on many chips: a dict of equal-length numpy columns."""
+    """Costs of one workload on many chips: a dict of equal-length numpy columns. ``chips`` are the chips'
+    display names (``Chip.display_name``: preset plus overrides), worked out on first use."""
 
-    chips: list[str]
-    columns: dict[str, np.ndarray]
+    def __init__(self, chips: Sequence[str | Chip], columns: dict[str, np.ndarray]) -> None:
+        self._chips: list[str | Chip] = list(chips)
+        self._names: list[str] | None = None
+        self.columns = columns
+
+    @property
+    def chips(self) -> list[str]:
+        if self._names is None:
+            self._names = [c if isinstance(c, str) else c.display_name for c in self._chips]
+        return self._names
 
     def __len__(self) -> int:
-        return len(self.chips)
+        return len(self._chips)
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.columns[key]
+
+    def __repr__(self) -> str:
+        names = list(self.columns)
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        return f"CostTable({len(self)} chips x {len(names)} columns: {shown})"
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per chip."""
         return [{"chip": name, **{k: float(v[i]) for k, v in self.columns.items()}}
                 for i, name in enumerate(self.chips)]
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame``: a ``chip`` column, then one column per cost (pandas is optional)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("CostTable.to_pandas() needs pandas: pip install pandas") from None
+        return pd.DataFrame({"chip": self.chips, **{k: np.asarray(v) for k, v in self.columns.items()}})
 
 
 def _as_workload(work: Workload | Any) -> Workload:
@@ -95,7 +116,8 @@ def _check_fits(work: Workload, chip: Chip, p: dict[str, Any]) -> None:
     first = int(np.argmax(used > fixed))
     op = work.matrix_ops[first]
     raise MappingError(f"layer '{op.name}' does not fit: the network needs {p['tiles_needed'][0]:.0f} tiles "
-                       f"but hardware.hierarchy.tiles = {fixed}")
+                       f"but hardware.hierarchy.tiles = {fixed}; use --set hierarchy.tiles=auto to size the chip "
+                       f"to the model")
 
 
 def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
@@ -130,7 +152,7 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
             "energy_pj": sum(e.values()), "energy_breakdown_pj": e,
         })
     return CostReport(
-        chip=chip.name, workload=work.name, totals=tot,
+        chip=chip.display_name, workload=work.name, totals=tot,
         energy_breakdown_pj={k: float(p["energy"][k][0, 0]) for k in ENERGY_COMPONENTS},
         area_breakdown_mm2={k: float(p["area"][k][0, 0] * 1e-6) for k in AREA_COMPONENTS},
         layers=layers,
@@ -148,4 +170,4 @@ def estimate_batch(work: Workload | Any, chips: Sequence[Chip | str]) -> CostTab
         cols[f"energy_{comp}_pj"] = p["energy"][comp][:, 0]
     for comp in AREA_COMPONENTS:
         cols[f"area_{comp}_mm2"] = p["area"][comp][:, 0] * 1e-6
-    return CostTable(chips=[c.name for c in chips], columns=cols)
+    return CostTable(chips=chips, columns=cols)
