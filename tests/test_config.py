@@ -47,10 +47,34 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
     assert load_config(path).model_dump(mode="json") == dumped
 
 
-def test_empty_file_is_the_default_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"])
+def test_an_empty_file_is_an_error_not_a_default_study(tmp_path: Path, text: str) -> None:
     path = tmp_path / "empty.yaml"
-    path.write_text("")
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="empty.yaml: the config file is empty"):
+        load_config(path)
+    # an explicit empty mapping is a deliberate choice of every default
+    path.write_text("{}\n")
     assert load_config(path) == ExperimentConfig()
+
+
+def test_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("name: a\nbudget:\n  trials: 4\n  trials: 8\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml: line 4: key 'trials' appears twice.*first on line 3"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"formulation": {"kind": "scalar"}}, "formulation.weights: kind 'scalar' needs one weight per objective"),
+    ({"training": {"epochs": 0}}, "training.epochs: must be at least 1"),
+])
+def test_settings_that_make_no_sense_for_a_search(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(data)
+    # a proxy-only search trains nothing, so 0 epochs are fine there
+    assert config_from_dict({"training": {"epochs": 0}, "fidelity": {"kind": "proxy"}, "objectives": ["proxy",
+                             "energy_pj"]}).training.epochs == 0
 
 
 def test_every_known_strategy_and_family_is_accepted() -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from imcnas.accuracy.train import EvalConfig, TrainConfig
 from imcnas.errors import ConfigError, ImcnasError, UnknownNameError
+from imcnas.yamlio import load_yaml
 from imcnas.search.objectives import Formulation, bound, formulation, metric, parse_time
 
 
@@ -32,6 +32,8 @@ class ModelConfig(_Strict):
     """Which architecture family builds the networks (see ``imcnas.space.families``)."""
 
     family: str = "cnn"
+    ignore_unsupported: bool = Field(False, description="search even when the cost model cannot price some "
+                                     "operations of the network (they then cost nothing)")
 
 
 class SpaceConfig(_Strict):
@@ -154,11 +156,23 @@ def config_from_dict(data: dict[str, Any], origin: str = "config") -> Experiment
     except ImcnasError as err:  # raised by a field validator (e.g. evaluation.times)
         raise ConfigError(f"{origin}: {err}") from None
     _check_names(cfg, origin)
+    _check_values(cfg, origin)
     try:
         cfg.formulation_obj()
     except ImcnasError as err:
         raise ConfigError(f"{origin}: {err}") from None
     return cfg
+
+
+def _check_values(cfg: ExperimentConfig, origin: str) -> None:
+    """Settings that validate one by one but make no sense for a search."""
+    f = cfg.formulation
+    if f.kind == "scalar" and not f.weights:
+        raise ConfigError(f"{origin}: formulation.weights: kind 'scalar' needs one weight per objective "
+                          f"({len(cfg.objectives)} objectives)")
+    if cfg.fidelity.kind != "proxy" and cfg.training.epochs < 1:
+        raise ConfigError(f"{origin}: training.epochs: must be at least 1 (0 would evaluate untrained networks; "
+                          "use fidelity.kind: proxy to rank designs without training)")
 
 
 def _check_names(cfg: ExperimentConfig, origin: str) -> None:
@@ -189,10 +203,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: cannot read YAML: {str(err).splitlines()[0]}") from None
-    data = data or {}
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{p}: cannot read: {err}") from None
+    data = load_yaml(text, str(p))
+    if data is None:
+        raise ConfigError(f"{p}: the config file is empty (see examples/quickstart.yaml for a complete one)")
     if overrides:
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping at the top level")

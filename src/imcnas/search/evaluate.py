@@ -79,7 +79,8 @@ def cheap_metrics(cand: Candidate, input_shape: tuple[int, ...]) -> tuple[dict[s
     values["crossbars"] = float(sum(layer["crossbars"] for layer in rep.layers))
     info = {"breakdown": {"energy_pj": rep.energy_breakdown_pj, "area_mm2": rep.area_breakdown_mm2},
             "chip": cand.chip.model_dump(mode="json", exclude_none=True),
-            "layer_bits": cand.layer_bits, "crossbar_layers": crossbar_layers(model)}
+            "layer_bits": cand.layer_bits, "crossbar_layers": crossbar_layers(model),
+            "unsupported": list(getattr(work, "unsupported", ()) or ())}
     return values, info
 
 

@@ -19,7 +19,7 @@ class Executor(Protocol):
 
     def wait_any(self, futures: Sequence[cf.Future], timeout: float | None = None) -> list[cf.Future]: ...
 
-    def shutdown(self) -> None: ...
+    def shutdown(self, kill: bool = False) -> None: ...
 
 
 class InProcessExecutor:
@@ -30,21 +30,27 @@ class InProcessExecutor:
         fut: cf.Future = cf.Future()
         try:
             fut.set_result(fn(task))
-        except BaseException as err:  # noqa: BLE001 - delivered through the future like a pool would
+        except Exception as err:  # noqa: BLE001 - delivered through the future like a pool would
             fut.set_exception(err)
+        # KeyboardInterrupt / SystemExit propagate: Ctrl-C stops the batch at once
         return fut
 
     def wait_any(self, futures: Sequence[cf.Future], timeout: float | None = None) -> list[cf.Future]:
         """All futures are already done."""
         return [f for f in futures if f.done()]
 
-    def shutdown(self) -> None:
+    def shutdown(self, kill: bool = False) -> None:
         """Nothing to release."""
 
 
 def _init_worker(threads: int) -> None:
+    import signal
+
     import torch
 
+    # Ctrl-C is the study process's business: it records the trials and stops the pool, so a worker never
+    # dies half-way through sending a result back
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
 
 
@@ -64,9 +70,17 @@ class ProcessPoolExecutor:
         done, _ = cf.wait(list(futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         return list(done)
 
-    def shutdown(self) -> None:
-        """Stop the workers (running tasks are abandoned; their trials were never stored)."""
+    def shutdown(self, kill: bool = False) -> None:
+        """Stop the workers. Queued tasks are cancelled; with ``kill`` running ones are terminated at once
+        (after Ctrl-C: the study has already recorded them as interrupted)."""
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if kill:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+            for p in procs:
+                p.join(timeout=5)
 
 
 def make_executor(kind: str, workers: int = 2) -> Executor:

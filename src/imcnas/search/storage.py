@@ -8,9 +8,9 @@ config and the strategy's state snapshot are study user attributes. Only the stu
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -54,9 +54,26 @@ def distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
 
 
 def _json(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats become strings (optuna stores attributes as JSON)."""
-    return json.loads(json.dumps(value, default=str, allow_nan=True).replace("NaN", '"nan"')
-                      .replace("-Infinity", '"-inf"').replace("Infinity", '"inf"'))
+    """JSON-safe copy, value by value: non-finite floats become the strings "nan", "inf", "-inf", mapping keys
+    become strings, numpy scalars and arrays become numbers and lists, anything else its ``str``. Text that
+    merely contains "NaN" is left alone (optuna stores attributes as JSON)."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, torch tensors
+    if callable(tolist):
+        try:
+            return _json(tolist())
+        except Exception:  # noqa: BLE001 - fall back to the text form
+            pass
+    if isinstance(value, Enum):
+        return _json(value.value)
+    return str(value)
 
 
 class StudyStorage:
@@ -127,13 +144,19 @@ class StudyStorage:
         self.study.add_trial(frozen)
 
     def trials(self) -> list[Trial]:
-        """Every stored imcnas trial, in trial-number order."""
-        out = []
+        """Every stored imcnas trial, in trial-number order. A number stored twice (a trial interrupted by
+        Ctrl-C, then evaluated on resume) is the later record."""
+        out: dict[int, Trial] = {}
         for t in self.study.get_trials(deepcopy=False):
             rec = t.user_attrs.get("imcnas")
             if rec:
-                out.append(Trial.from_dict(rec))
-        return sorted(out, key=lambda t: t.number)
+                trial = Trial.from_dict(rec)
+                out[trial.number] = trial
+        return [out[n] for n in sorted(out)]
+
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        """Replace the stored experiment config (a study extended with a larger budget)."""
+        self.study.set_user_attr("imcnas.config", _json(dict(config)))
 
     def save_state(self, state: Mapping[str, Any]) -> None:
         """Snapshot of the study loop and the strategy (JSON), written after each tell."""

@@ -6,12 +6,26 @@ Persistence and resume: every finished trial goes to the optuna storage, then th
 stored after it are matched to the strategy's re-asked samples by number and sample, so in sequential mode no
 finished trial is lost or evaluated twice. A failed evaluation is recorded with its reason and the search
 goes on. Same seed and config give the same trials in sequential (in-process) mode.
+
+Ctrl-C (SIGINT): evaluation stops at once; every finished trial of the running batch is stored, the ones still
+running are stored as FAILED with ``info["interrupted"]`` (they do not count towards the budget) and
+``KeyboardInterrupt`` propagates. On ``resume`` they are evaluated again under their numbers. Storage writes
+are never cut half-way: a Ctrl-C that arrives during one takes effect after it.
+
+Before the first trial, :func:`imcnas.search.preflight.preflight` checks the config against the hardware, the
+family and the cost model. One process writes a study at a time (:class:`imcnas.search.lock.StudyLock`). A
+finished study is extended by resuming it with a larger ``budget`` (the budget and executor sections may
+change on resume; nothing else may).
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import math
+import signal
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,13 +36,17 @@ from imcnas.config import ExperimentConfig
 from imcnas.errors import ConfigError
 from imcnas.search.evaluate import Outcome, Task, cheap_metrics, dataset_for, run_task, sample_key
 from imcnas.search.executors import make_executor
+from imcnas.search.lock import StudyLock
 from imcnas.search.objectives import Formulation
+from imcnas.search.preflight import preflight
 from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.strategies import get_strategy
 from imcnas.search.trial import Trial, TrialState
 from imcnas.space.build import build, search_space
 
 ACCURACY_METRICS = ("accuracy", "accuracy_lb", "error", "digital_accuracy")
+RESUMABLE_SECTIONS = ("budget", "executor")  # may differ on resume (extend a study, more workers)
+INTERRUPTED = "interrupted by Ctrl-C before it finished; --resume evaluates it again"
 Progress = Callable[["StudyStatus"], None]
 
 
@@ -44,6 +62,23 @@ class StudyStatus:
     trials: list[Trial] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     message: str = ""
+    in_batch: int = 0  # evaluations finished in the running batch, not stored yet
+    done_this_run: int = 0  # evaluations finished since this process started (for the ETA)
+    interrupted: bool = False
+
+    def eta_s(self) -> float | None:
+        """Seconds to the budget at this run's pace so far, or None before the first evaluation."""
+        done = self.done_this_run + self.in_batch
+        if done <= 0:
+            return None
+        left = max(0, self.budget - self.evaluated - self.in_batch)
+        return (time.time() - self.started) / done * left
+
+    def failure_summary(self, top: int = 3) -> list[tuple[str, int]]:
+        """The most common reasons of failed trials, with their counts."""
+        reasons = Counter(str(t.info.get("reason", "?")) for t in self.trials if t.state is TrialState.FAILED
+                          and not t.info.get("interrupted"))
+        return reasons.most_common(top)
 
 
 def _check_config(cfg: ExperimentConfig, form: Formulation) -> None:
@@ -58,7 +93,7 @@ def _check_config(cfg: ExperimentConfig, form: Formulation) -> None:
 def _counts(t: Trial) -> bool:
     """True when a trial counts towards the budget (evaluated, not a duplicate or rejected sample)."""
     return t.state in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED) \
-        and t.info.get("duplicate_of") is None
+        and t.info.get("duplicate_of") is None and not t.info.get("interrupted")
 
 
 class Study:
@@ -77,21 +112,17 @@ class Study:
         # the strategy (name and options checked) before anything is written to the output folder
         self.strategy = get_strategy(cfg.strategy.name, **cfg.strategy.options)
         self.strategy.setup(self.space, self.objectives, cfg.seed)
+        if resume and cfg.storage is None and not (self.out / "study.db").exists():
+            raise ConfigError(f"{self.out}: no study to resume there (no study.db); run without --resume to "
+                              "start one")
+        self.preflight = preflight(cfg, self.space, self.shape, self.classes)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.storage = StudyStorage(storage_url(self.out, cfg.storage))
-        cfg_dict = cfg.model_dump(mode="json")
-        if self.storage.exists():
-            if not resume:
-                raise ConfigError(f"{self.out}: already holds a study; pass --resume to continue it or choose "
-                                  "another --out")
-            self.storage.open()
-            if json.dumps(self.storage.config) != json.dumps(cfg_dict):  # key order matters (sampling order)
-                diff = sorted(k for k in cfg_dict if self.storage.config.get(k) != cfg_dict[k])
-                raise ConfigError(f"{self.out}: the stored study was run with a different config "
-                                  f"(section '{diff[0] if diff else '?'}'); resume needs the same config")
-        else:
-            self.storage.create(self.objectives, cfg_dict)
-            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+        self._lock = StudyLock(self.out).acquire()
+        try:
+            self._open_storage(resume)
+        except BaseException:
+            self._lock.release()
+            raise
         self.trials: list[Trial] = self.storage.trials()
         state = self.storage.load_state()
         self.next_number = 0
@@ -106,7 +137,46 @@ class Study:
             if t.state is TrialState.COMPLETE and t.number < self.next_number:
                 self._seen.setdefault(sample_key(t.sample), t)
         self.status = StudyStatus(budget=cfg.budget.trials)
+        self._stop, self._interruptible, self._presses = False, False, 0
         self._recount()
+
+    def _open_storage(self, resume: bool) -> None:
+        cfg = self.cfg
+        self.storage = StudyStorage(storage_url(self.out, cfg.storage))
+        cfg_dict = cfg.model_dump(mode="json")
+        if self.storage.exists():
+            if not resume:
+                raise ConfigError(f"{self.out}: already holds a study; pass --resume to continue it or choose "
+                                  "another --out")
+            self.storage.open()
+            stored = self.storage.config
+            fixed = {k: v for k, v in cfg_dict.items() if k not in RESUMABLE_SECTIONS}
+            if json.dumps({k: v for k, v in stored.items() if k not in RESUMABLE_SECTIONS}) != json.dumps(fixed):
+                diff = sorted(k for k in fixed if stored.get(k) != fixed[k])  # key order matters (sampling order)
+                raise ConfigError(f"{self.out}: the stored study was run with a different config "
+                                  f"(section '{diff[0] if diff else '?'}'); resume needs the same config "
+                                  f"(only {' and '.join(RESUMABLE_SECTIONS)} may change)")
+            if stored.get("budget", {}).get("batch") != cfg_dict["budget"]["batch"]:
+                raise ConfigError(f"{self.out}: budget.batch was {stored.get('budget', {}).get('batch')}; "
+                                  "resume needs the same batch size (the strategy asks in batches)")
+            if json.dumps(stored) != json.dumps(cfg_dict):
+                self.storage.set_config(cfg_dict)  # extended budget or another executor
+                (self.out / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+        elif resume:
+            raise ConfigError(f"storage '{self.storage.url}': no study to resume; run without --resume")
+        else:
+            self.storage.create(self.objectives, cfg_dict)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+
+    def close(self) -> None:
+        """Release the study's writer lock (also done at the end of :meth:`run`)."""
+        self._lock.release()
+
+    def __enter__(self) -> "Study":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --------------------------------------------------------------------------------------- bookkeeping
     def _recount(self) -> None:
@@ -123,6 +193,7 @@ class Study:
             wdir = self.out / "weights"
             wdir.mkdir(exist_ok=True)
             (wdir / f"trial_{trial.number}.pt").write_bytes(weights)
+        self.trials = [t for t in self.trials if t.number != trial.number]  # an interrupted record, replaced
         self.trials.append(trial)
         if trial.state is TrialState.COMPLETE:
             self._seen.setdefault(sample_key(trial.sample), trial)
@@ -151,34 +222,40 @@ class Study:
                                                                          "stage": "constraints"}), values, info
         return None, values, info
 
-    def _expensive(self, jobs: list[tuple[int, dict, dict, dict]]) -> dict[int, tuple[Trial, bytes | None]]:
-        """Evaluate (number, sample, cheap values, info) jobs at the configured fidelity."""
+    def _expensive(self, jobs: list[Job], finished: dict[int, Finished]) -> None:
+        """Evaluate (number, sample, cheap values, info) jobs at the configured fidelity; each trial goes into
+        ``finished`` as soon as its outcome is final (so a Ctrl-C keeps it)."""
         kind = self.cfg.fidelity.kind
-        if kind == "proxy":
-            rungs = ["proxy"]
-        elif kind == "full":
-            rungs = ["full"]
-        else:
-            rungs = ["proxy", "short", "full"]
+        rungs = ["proxy"] if kind == "proxy" else ["full"] if kind == "full" else ["proxy", "short", "full"]
         alive = list(jobs)
-        results: dict[int, tuple[Trial, bytes | None]] = {}
         for r, fidelity in enumerate(rungs):
-            outs = self._run_all([self._task(n, s, fidelity) for n, s, _, _ in alive])
-            scored = []
-            for (n, s, cheap, info), o in zip(alive, outs):
+            last = r == len(rungs) - 1
+            scored: list[tuple[float, int, Job]] = []
+            tentative: dict[int, Finished] = {}
+
+            def done(i: int, job: Job, o: Outcome, last: bool = last, scored: list = scored,
+                     tentative: dict = tentative) -> None:
+                n, s, cheap, info = job
                 if not o.ok:
-                    results[n] = (Trial(n, s, cheap, TrialState.FAILED, {**info, **o.info}), None)
-                    continue
-                values = self.form.strategy_values({**cheap, **o.values}) if r == len(rungs) - 1 else \
-                    {**cheap, **o.values}
-                state = TrialState.COMPLETE if r == len(rungs) - 1 else TrialState.PRUNED
-                results[n] = (Trial(n, s, values, state, {**info, **o.info}), o.weights)
-                scored.append(((n, s, cheap, info), self._rung_score(values)))
-            if r < len(rungs) - 1:
+                    finished[n] = (Trial(n, s, cheap, TrialState.FAILED, {**info, **o.info}), None)
+                elif last:
+                    values = self.form.strategy_values({**cheap, **o.values})
+                    finished[n] = (Trial(n, s, values, TrialState.COMPLETE, {**info, **o.info}), o.weights)
+                else:
+                    values = {**cheap, **o.values}
+                    tentative[n] = (Trial(n, s, values, TrialState.PRUNED, {**info, **o.info}), o.weights)
+                    scored.append((-self._rung_score(values), i, job))
+                self.status.in_batch += 1 if (not o.ok or last) else 0
+                self._notify()
+
+            self._run_all(alive, fidelity, done)
+            if not last:
                 keep = max(1, math.ceil(len(alive) / self.cfg.fidelity.eta))
-                scored.sort(key=lambda p: -p[1])
-                alive = [job for job, _ in scored[:keep]]
-        return results
+                scored.sort(key=lambda p: (p[0], p[1]))  # by score, ties in ask order (deterministic)
+                alive = [job for _, _, job in scored[:keep]]
+                for _, _, job in scored[keep:]:
+                    finished[job[0]] = tentative[job[0]]
+                    self.status.in_batch += 1
 
     def _rung_score(self, values: dict[str, float]) -> float:
         """Higher is better: the proxy, else the first accuracy-like objective, else minus the first objective."""
@@ -190,32 +267,49 @@ class Study:
                 return v if not m.minimize else -v
         return 0.0
 
-    def _run_all(self, tasks: list[Task]) -> list[Outcome]:
-        if not tasks:
-            return []
+    def _run_all(self, jobs: list[Job], fidelity: str, done: Callable[[int, Job, Outcome], None]) -> None:
+        """Submit every job, hand each outcome to ``done`` as it arrives. On Ctrl-C, outcomes that had arrived
+        are handed over before the interrupt propagates."""
         ex = self._executor
-        futures = [ex.submit(run_task, t) for t in tasks]
-        pending = set(futures)
-        while pending:
-            for f in ex.wait_any(list(pending)):
-                pending.discard(f)
-        return [f.result() for f in futures]
+        futures: dict[cf.Future, int] = {}
+        handled: set[cf.Future] = set()
+        try:
+            for i, job in enumerate(jobs):
+                futures[ex.submit(run_task, self._task(job[0], job[1], fidelity))] = i
+            pending = set(futures)
+            while pending:
+                for f in ex.wait_any(list(pending), timeout=0.5):
+                    pending.discard(f)
+                    handled.add(f)
+                    i = futures[f]
+                    done(i, jobs[i], _outcome(f, jobs[i][0]))
+        except KeyboardInterrupt:
+            for f, i in futures.items():
+                if f not in handled and f.done() and not f.cancelled() and f.exception() is None:
+                    done(i, jobs[i], f.result())
+            raise
 
     def _batch(self, samples: list[dict[str, Any]]) -> list[Trial]:
-        finished: dict[int, tuple[Trial, bytes | None]] = {}
-        jobs = []
+        finished: dict[int, Finished] = {}
+        reused: set[int] = set()
+        jobs: list[Job] = []
         for s in samples:
             number = self.next_number
             self.next_number += 1
             if self._pending and self._pending[0].number == number:
                 stored = self._pending.pop(0)
                 if sample_key(stored.sample) == sample_key(s):
-                    finished[number] = (stored, None)  # evaluated before the process stopped: reuse it
-                    continue
-                self._pending.insert(0, stored)  # asks diverged (parallel run): keep stored trials as data
-                number = self.next_number = max(t.number for t in self.trials) + 1
-                self.next_number += 1
-            dup = self._seen.get(sample_key(s))
+                    if not stored.info.get("interrupted"):
+                        finished[number] = (stored, None)  # evaluated before the process stopped: reuse it
+                        reused.add(number)
+                        continue
+                    # interrupted by Ctrl-C: evaluated again under its number below
+                else:
+                    self._pending.insert(0, stored)  # asks diverged (parallel run): keep stored trials as data
+                    number = self.next_number = max(t.number for t in self.trials) + 1
+                    self.next_number += 1
+            key = sample_key(s)
+            dup = self._seen.get(key)
             if dup is not None:
                 finished[number] = (Trial(number, s, dict(dup.values), TrialState.COMPLETE,
                                           {**dict(dup.info), "duplicate_of": dup.number}), None)
@@ -225,16 +319,20 @@ class Study:
                 finished[number] = (rejected, None)
             else:
                 jobs.append((number, s, cheap, info))
-        finished.update(self._expensive(jobs))
-        new = []
-        stored_numbers = {t.number for t in self.trials}
-        for number in sorted(finished):
-            trial, weights = finished[number]
-            if number not in stored_numbers:
-                self._record(trial, weights)
-            elif trial.state is TrialState.COMPLETE:  # reused after a resume
-                self._seen.setdefault(sample_key(trial.sample), trial)
-            new.append(trial)
+        self.status.in_batch = 0
+        try:
+            self._expensive(jobs, finished)
+        except KeyboardInterrupt:
+            self._interruptible = False  # the records below are written whole
+            for n, s, cheap, info in jobs:
+                if n not in finished:
+                    finished[n] = (Trial(n, s, cheap, TrialState.FAILED,
+                                         {**info, "reason": INTERRUPTED, "stage": "interrupted",
+                                          "interrupted": True}), None)
+            self._store(finished, reused)
+            raise
+        self._interruptible = False
+        new = self._store(finished, reused)
         leftovers = [t for t in self._pending if t.number < self.next_number]
         self._pending = [t for t in self._pending if t.number >= self.next_number]
         for t in leftovers:  # stored trials the re-asked batch did not match: data for duplicates, too
@@ -242,21 +340,47 @@ class Study:
                 self._seen.setdefault(sample_key(t.sample), t)
         return new + leftovers
 
+    def _store(self, finished: dict[int, Finished], reused: set[int]) -> list[Trial]:
+        new = []
+        for number in sorted(finished):
+            trial, weights = finished[number]
+            if number not in reused:
+                self._record(trial, weights)
+            elif trial.state is TrialState.COMPLETE:  # reused after a resume
+                self._seen.setdefault(sample_key(trial.sample), trial)
+            new.append(trial)
+        self.status.done_this_run += sum(_counts(t) for n, (t, _) in finished.items() if n not in reused)
+        self.status.in_batch = 0
+        return new
+
     # ------------------------------------------------------------------------------------------------ run
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self._stop = True
+        self._presses += 1
+        if self._interruptible or self._presses >= 3:  # a third press leaves even a storage write
+            raise KeyboardInterrupt
+
     def run(self) -> StudyStatus:
-        """Run until the budget of evaluated trials or the time limit is reached."""
+        """Run until the budget of evaluated trials or the time limit is reached. Ctrl-C stores what finished,
+        records the running trials as interrupted and raises KeyboardInterrupt (``status.interrupted``)."""
         b = self.cfg.budget
         deadline = time.time() + b.time_s if b.time_s else math.inf
+        self._stop, self._presses = False, 0
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
         self._executor = make_executor(self.cfg.executor.kind, self.cfg.executor.workers)
         rejected_streak, duplicates, last_reason = 0, 0, ""
         try:
             self._recount()
             self._notify()
-            while self.status.evaluated < b.trials and time.time() < deadline:
+            while self.status.evaluated < b.trials and time.time() < deadline and not self._stop:
                 # as the original run asked: trials stored after the snapshot are part of this (re-asked) batch
                 pending = sum(_counts(t) for t in self._pending)
                 n = min(b.batch, b.trials - (self.status.evaluated - pending))
+                self._interruptible = True
                 told = self._batch(self.strategy.ask(n))
+                self._interruptible = False
                 self.strategy.tell(told)
                 self.storage.save_state({"strategy": self.strategy.state_dict(), "next_number": self.next_number})
                 for t in told:
@@ -275,10 +399,38 @@ class Study:
                     self.status.message = (f"stopped: {rejected_streak} consecutive samples were rejected "
                                            f"(last: {last_reason}); {why}")
                     raise ConfigError(self.status.message)
+            if self._stop:
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            self._interruptible = False
+            self.status.interrupted = True
+            self.trials = self.storage.trials()
+            self._recount()
+            running = sum(bool(t.info.get("interrupted")) for t in self.trials)
+            self.status.message = (f"interrupted: {self.status.evaluated} evaluated trials are stored"
+                                   + (f", {running} that were running are marked interrupted" if running else ""))
+            raise
         finally:
-            self._executor.shutdown()
+            self._interruptible = False
+            self._executor.shutdown(kill=self.status.interrupted)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.close()
         return self.status
 
     def _notify(self) -> None:
         if self.progress is not None:
             self.progress(self.status)
+
+
+Job = tuple[int, dict, dict, dict]
+Finished = tuple[Trial, "bytes | None"]
+
+
+def _outcome(f: cf.Future, number: int) -> Outcome:
+    """A future's Outcome; a worker that died or could not return one becomes a failed Outcome."""
+    try:
+        return f.result()
+    except Exception as err:  # noqa: BLE001 - e.g. BrokenProcessPool after a killed worker
+        text = str(err).strip().splitlines()
+        return Outcome(number, False, info={"reason": f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")})

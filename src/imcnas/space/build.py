@@ -15,7 +15,7 @@ Key prefixes of a sample:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import torch
@@ -44,9 +44,37 @@ def search_space(cfg: ExperimentConfig, input_shape: tuple[int, ...], num_classe
     if bad:
         raise ConfigError(f"space.params.{bad[0]}: a parameter name must start with one of {', '.join(PREFIXES)}")
     params.update(user.params)
+    params = _narrow_conditions(params, set(user.params))
     if not params:
         raise ConfigError("space: no parameters to search (enable family_defaults or add space.params)")
     return SearchSpace(params, list(user.constraints))
+
+
+def _narrow_conditions(params: dict[str, Any], user: set[str]) -> dict[str, Any]:
+    """A user parameter that narrows a family default (``arch.stages: {int: [1, 2]}``) leaves the family's
+    conditional parameters with parent values that no longer exist: keep the values that do, and drop a
+    family parameter that can never be active. The user's own parameters are left alone (their errors are
+    theirs to see)."""
+    out = dict(params)
+    changed = True
+    while changed:  # a dropped parent can strand its children in turn
+        changed = False
+        for name, p in list(out.items()):
+            if name in user or p.condition is None:
+                continue
+            parent, allowed = p.condition
+            if parent not in out:
+                del out[name]
+                changed = True
+                continue
+            keep = tuple(a for a in allowed if out[parent].check(a) is None)
+            if keep != tuple(allowed):
+                changed = True
+                if keep:
+                    out[name] = replace(p, condition=(parent, keep))
+                else:
+                    del out[name]
+    return out
 
 
 @dataclass

@@ -81,7 +81,6 @@ class TPEStrategy(ReplayStrategy):
         self._running: dict[str, list[Any]] = defaultdict(list)
 
     def _ask(self, n: int) -> list[Sample]:
-        import optuna
 
         out: list[Sample] = []
         with _quiet():

@@ -36,7 +36,9 @@ RESERVED = frozenset({"arch.family"})
 
 @runtime_checkable
 class Family(Protocol):
-    """An architecture family: a default search space over ``arch.*`` keys and a builder."""
+    """An architecture family: a default search space over ``arch.*`` keys and a builder. A family may also
+    have ``knobs``, a mapping of every ``arch.*`` key to its :class:`Knob` (default and legal values); the
+    study's pre-flight then refuses a space value outside them before any trial runs."""
 
     name: str
 

@@ -93,6 +93,7 @@ class CNN:
     """The ``cnn`` family (see the module docstring for keys and defaults)."""
 
     name = "cnn"
+    knobs = KNOBS  # every arch.* key with its default and legal values (pre-flight checks them)
 
     def default_space(self, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Param]:
         """convs 1..3, width 8/16/32, width_mult 1/2, kernel 3/5, pool yes/no, fc 0/32/64, act relu/gelu."""

@@ -118,6 +118,7 @@ class MobileNet:
     """The ``mobilenet`` family (MobileNetV2-like; see the module docstring for keys and defaults)."""
 
     name = "mobilenet"
+    knobs = KNOBS  # every arch.* key with its default and legal values (pre-flight checks them)
 
     def default_space(self, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Param]:
         """width_mult 0.35/0.5/0.75/1.0; per stage expand 1/3/6, depth 1..4, kernel 3/5."""

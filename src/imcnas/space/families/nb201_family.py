@@ -40,6 +40,7 @@ class NB201:
     """The ``nb201`` family (see the module docstring for keys and defaults)."""
 
     name = "nb201"
+    knobs = KNOBS  # every arch.* key with its default and legal values (pre-flight checks them)
 
     def _check(self, input_shape: tuple[int, ...], num_classes: int) -> tuple[int, tuple[int, ...]]:
         c, spatial = check_shape(self.name, input_shape, num_classes, ndims=(2,))

@@ -115,6 +115,7 @@ class ResNet:
     """The ``resnet`` family (AnalogNAS macro space; see the module docstring for keys and defaults)."""
 
     name = "resnet"
+    knobs = KNOBS  # every arch.* key with its default and legal values (pre-flight checks them)
 
     def default_space(self, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Param]:
         """stem 16/32, stages 1..3 and, per active stage, blocks 1..3, width, branches 1..3, kernel 3/5, block."""
