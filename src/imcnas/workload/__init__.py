@@ -1,17 +1,20 @@
 """What runs: a network as an ordered list of operations with shapes and counts.
 
-``ops`` and ``table`` are torch-free (the cost model imports them); the tracer and the model zoo need torch
-and are imported on first use.
+``ops`` and ``table`` are torch-free (the cost model imports them); the tracer, the model zoo and
+:func:`analog_layers` (the one decision of which layers run on crossbars, shared by the tracer and
+``imcnas.accuracy.convert``) need torch and are imported on first use.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from imcnas.workload.ops import Op, OpKind, Workload
+from imcnas.workload.ops import Op, OpKind, Unit, Workload
 
-__all__ = ["Op", "OpKind", "Workload", "trace", "list_models", "get_model", "load_model"]
+__all__ = ["Op", "OpKind", "Unit", "Workload", "analog_kind", "analog_layers", "trace", "list_models", "get_model",
+           "load_model"]
 _LAZY = {"trace": "imcnas.workload.tracer", "list_models": "imcnas.workload.zoo", "get_model": "imcnas.workload.zoo",
-         "load_model": "imcnas.workload.zoo"}
+         "load_model": "imcnas.workload.zoo", "analog_kind": "imcnas.workload.analog",
+         "analog_layers": "imcnas.workload.analog"}
 
 
 def __getattr__(name: str) -> Any:

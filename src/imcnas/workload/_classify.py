@@ -6,6 +6,7 @@ whether it is static, i.e. derived from parameters/buffers/constants only), and 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,6 +79,14 @@ logical_xor sin cos floor ceil round trunc frac isnan isinf nan_to_num hypot ata
 _REDUCE = frozenset("sum mean amax amin max min prod var std norm logsumexp cumsum cumprod argmax argmin topk sort "
                     "var_mean std_mean any all count_nonzero".split())
 _AGGR = frozenset("scatter_add scatter_reduce index_add index_reduce segment_reduce".split())
+# digital work priced at one flop per output element (resampling, data movement, distances, losses)
+_MISC = frozenset("""
+interpolate upsample upsample_nearest upsample_bilinear grid_sample affine_grid pixel_shuffle pixel_unshuffle
+channel_shuffle native_channel_shuffle fold im2col col2im one_hot cosine_similarity pairwise_distance dist
+masked_scatter masked_select index_put index_copy index_fill scatter take take_along_dim bucketize searchsorted
+kthvalue median nanmedian mode quantile nanquantile histc diff cross_entropy nll_loss mse_loss l1_loss
+binary_cross_entropy binary_cross_entropy_with_logits kl_div smooth_l1_loss huber_loss
+""".split())
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -119,6 +128,12 @@ def _matrix(name: str, src: str, x: T, out: T | None, rows: int, cols: int, grou
               vectors=int(vectors), macs=int(rows * cols * groups * vectors),
               elements=out.numel if out is not None else 0, in_shape=x.shape,
               out_shape=out.shape if out is not None else (), meta=dict(meta))
+
+
+def unsupported(name: str, src: str, x: T | None, out: T | None, reason: str) -> Op:
+    """An op the tracer cannot price: priced as one digital flop per output element and listed in
+    ``Workload.unsupported``."""
+    return _simple(name, OpKind.UNSUPPORTED, src, x, out, reason=reason)
 
 
 def _dynamic(name: str, src: str, x: T, out: T | None, macs: int, **meta: Any) -> Op:
@@ -210,8 +225,22 @@ def _pool_window(kernel: Any, nd: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- functions
+_FUNCTIONAL = ("static weight used by a function call: accuracy.convert cannot place it on crossbars, so it is "
+               "priced on the digital units")
+
+
 def function_ops(name: str, fn: str, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
-    """Ops for one call of the function ``fn`` (a :func:`normalize`-d name) outside any recognised module."""
+    """Ops for one call of the function ``fn`` (a :func:`normalize`-d name) outside any recognised module.
+
+    A static weight used by a function call (``F.linear(x, self.w)``, ``x @ self.w``, ``F.conv2d(x, self.k)``)
+    is a DIGITAL_MATMUL, not a crossbar MATRIX op: only the modules of :func:`imcnas.workload.analog_layers`
+    run analog, in the cost model as in ``imcnas.accuracy.convert``. A function without a rule is UNSUPPORTED.
+    """
+    return [dataclasses.replace(o, kind=OpKind.DIGITAL_MATMUL, meta={**o.meta, "digital": _FUNCTIONAL})
+            if o.kind is OpKind.MATRIX else o for o in _function_ops(name, fn, args, kwargs, out)]
+
+
+def _function_ops(name: str, fn: str, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
     from imcnas.workload._modules import keeps_static  # _modules builds on this module
 
     ts = tensors((args, kwargs))
@@ -274,4 +303,6 @@ def function_ops(name: str, fn: str, args: tuple, kwargs: dict, out: T | None) -
         return [_simple(name, OpKind.ELEMENTWISE, fn, x, out)]
     if fn in _REDUCE:
         return [_simple(name, OpKind.OTHER, fn, x, out, flops=x.numel)]
-    return [_simple(name, OpKind.OTHER, fn, x, out)]
+    if fn in _MISC:
+        return [_simple(name, OpKind.OTHER, fn, x, out)]
+    return [unsupported(name, fn, x, out, f"no cost rule for function '{fn}'")]

@@ -1,6 +1,9 @@
-"""Rules for module calls (nn.Linear, convolutions, embeddings, attention, PyG aggregation, ...).
+"""Rules for module calls (nn.Linear, convolutions, embeddings, attention, RNNs, PyG aggregation, ...).
 
 Split from :mod:`imcnas.workload._classify`, which holds the shared records and the function-call rules.
+Which modules are priced on crossbars is decided by :func:`imcnas.workload.analog.analog_kind`, the same
+function ``imcnas.accuracy.convert`` calls. A ``torch.nn`` leaf module with weights and no rule is
+UNSUPPORTED (never a silent zero).
 """
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from imcnas.workload._classify import (Rule, T, _arg, _conv, _dynamic, _matrix, _pool_window, _simple, tensors)
+from imcnas.workload._classify import (Rule, T, _arg, _conv, _dynamic, _matrix, _pool_window, _simple, tensors,
+                                      unsupported)
+from imcnas.workload._recurrent import rnn_cell_rule, rnn_rule
+from imcnas.workload.analog import _has_mro, analog_kind
 from imcnas.workload.ops import Op, OpKind
 
 
@@ -156,28 +162,25 @@ _ACT_FLOPS = {"ReLU": 1.0, "ReLU6": 1.0, "Hardtanh": 1.0, "LeakyReLU": 1.0, "PRe
 _SKIP_MODULES = (nn.Identity, nn.Flatten, nn.Unflatten, nn.ChannelShuffle, nn.PixelShuffle, nn.PixelUnshuffle)
 
 
-def _has_mro(m: nn.Module, cls_name: str, pkg: str) -> bool:
-    return any(c.__name__ == cls_name and c.__module__.startswith(pkg) for c in type(m).__mro__)
+def _unsupported_module(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> list[Op]:
+    return [unsupported(name, type(m).__name__, _first(args, kwargs), out,
+                        f"no cost rule for module {type(m).__name__} (it holds weights)")]
+
+
+_ANALOG_RULES: dict[str, Rule] = {"linear": _linear, "conv": _convnd, "attention": _mha, "rnn": rnn_rule,
+                                  "rnn_cell": rnn_cell_rule}
 
 
 def module_rule(m: nn.Module) -> Rule | None:
     """The rule for a module the tracers treat as a leaf, or None to trace through it."""
     mod = type(m).__module__
-    if isinstance(m, nn.Linear):
-        return _linear
-    if isinstance(m, nn.modules.conv._ConvNd):
-        return _convnd
+    kind = analog_kind(m)
+    if kind is not None:
+        return _ANALOG_RULES[kind]
     if isinstance(m, nn.Embedding):
         return _embedding
-    if isinstance(m, nn.MultiheadAttention):
-        return _mha
-    if type(m).__name__ == "Conv1D" and mod.startswith("transformers") and getattr(m, "weight", None) is not None:
-        return _linear
     if _has_mro(m, "Aggregation", "torch_geometric"):
         return _aggregation
-    if _has_mro(m, "Linear", "torch_geometric") and isinstance(getattr(m, "weight", None), nn.Parameter) \
-            and not isinstance(m.weight, nn.parameter.UninitializedParameter) and m.weight.dim() == 2:
-        return _linear
     if isinstance(m, _SKIP_MODULES) or mod.startswith(("torch.nn.modules.dropout", "torch.nn.modules.padding")):
         return _skip
     if isinstance(m, (nn.Softmax, nn.LogSoftmax, nn.Softmin, nn.Softmax2d)):
@@ -190,7 +193,9 @@ def module_rule(m: nn.Module) -> Rule | None:
         return _pool
     if mod.startswith(("torch.nn.", "torch.ao.nn.")) and not any(True for _ in m.children()) \
             and not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
-        return _kind_rule(OpKind.OTHER, 1.0)
+        if any(True for _ in m.parameters(recurse=False)):
+            return _unsupported_module  # e.g. nn.Bilinear, nn.EmbeddingBag: weights we cannot place
+        return _kind_rule(OpKind.OTHER, 1.0)  # e.g. nn.Upsample, nn.CosineSimilarity: digital, per element
     return None
 
 

@@ -16,7 +16,8 @@ import numpy as np
 class OpKind(str, Enum):
     """Kinds of operation. Only MATRIX ops hold static weights that map onto crossbars."""
 
-    MATRIX = "matrix"  # Conv1d/2d (incl. grouped, depthwise), Linear: static weights -> crossbars
+    MATRIX = "matrix"  # the layers of imcnas.workload.analog_layers (Conv, Linear, attention/RNN weights): crossbars
+    DIGITAL_MATMUL = "digital_matmul"  # a static weight used by a function call (F.linear(x, self.w), x @ self.w)
     EMBEDDING = "embedding"  # table lookup: static weights, read one row per token
     DYNAMIC_MATMUL = "dynamic_matmul"  # both operands are activations (attention QK^T, AV)
     AGGREGATE = "aggregate"  # graph message passing (sum/mean over neighbours)
@@ -25,19 +26,34 @@ class OpKind(str, Enum):
     NORM = "norm"
     SOFTMAX = "softmax"
     ELEMENTWISE = "elementwise"  # residual adds, multiplies, ...
-    OTHER = "other"
+    OTHER = "other"  # digital work the tracer knows (reductions, resampling, ...): one flop per element
+    UNSUPPORTED = "unsupported"  # a module or function the tracer cannot price (meta["reason"] says why)
+
+
+class Unit(str, Enum):
+    """Where an op runs, the one question a user asks of a priced workload (``Op.unit``)."""
+
+    CROSSBAR = "crossbar"  # static weights in crossbars (MATRIX)
+    DYNAMIC = "dynamic"  # activation x activation matmuls on the digital units (DYNAMIC_MATMUL)
+    DIGITAL = "digital"  # everything else the tracer prices: elementwise, norms, lookups, functional matmuls
+    UNSUPPORTED = "unsupported"  # not priced faithfully: the tracer did not know it (UNSUPPORTED)
+
+
+_UNITS = {"matrix": Unit.CROSSBAR, "dynamic_matmul": Unit.DYNAMIC, "unsupported": Unit.UNSUPPORTED}
+_MACS = frozenset(("matrix", "dynamic_matmul", "digital_matmul"))
 
 
 @dataclass(frozen=True)
 class Op:
     """One operation of a traced network.
 
-    For MATRIX ops the weight is the unrolled matrix of one group, ``rows`` (fan-in: kh*kw*cin/groups) by
+    For MATRIX (and DIGITAL_MATMUL) ops the weight is the unrolled matrix of one group, ``rows`` (fan-in: kh*kw*cin/groups) by
     ``cols`` (outputs per group), applied ``vectors`` times per group (output positions x batch).
     For EMBEDDING ops ``rows`` is the table size, ``cols`` the embedding width, ``vectors`` the lookups.
     For DYNAMIC_MATMUL ops ``macs`` = m*k*n summed over the batch and heads.
     For the rest, ``elements`` is the number of output elements and ``macs`` is 0; ``flops`` counts the
     digital arithmetic (one per output element for activations/adds, window size for pooling, ...).
+    Ops of a module carry its path in ``meta["layer"]``; UNSUPPORTED ops say why in ``meta["reason"]``.
     """
 
     name: str
@@ -57,7 +73,7 @@ class Op:
     @property
     def weights(self) -> int:
         """Number of static weights (0 for ops without static weights)."""
-        if self.kind in (OpKind.MATRIX, OpKind.EMBEDDING):
+        if self.kind in (OpKind.MATRIX, OpKind.EMBEDDING, OpKind.DIGITAL_MATMUL):
             return self.rows * self.cols * self.groups
         return 0
 
@@ -65,6 +81,11 @@ class Op:
     def is_static(self) -> bool:
         """True when the op's weights sit in crossbars."""
         return self.kind is OpKind.MATRIX
+
+    @property
+    def unit(self) -> Unit:
+        """Where the op runs: crossbar, dynamic (digital activation matmul), digital or unsupported."""
+        return _UNITS.get(self.kind.value, Unit.DIGITAL)
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -107,8 +128,16 @@ class Workload:
     @cached_property
     def macs(self) -> int:
         """Multiply-accumulates per inference on static weights plus dynamic matmuls."""
-        total = sum(o.macs for o in self.ops if o.kind in (OpKind.MATRIX, OpKind.DYNAMIC_MATMUL))
+        total = sum(o.macs for o in self.ops if o.kind.value in _MACS)
         return total // max(self.batch, 1)
+
+    @cached_property
+    def unsupported(self) -> tuple[str, ...]:
+        """Names (module paths, or ``path.function``) of the ops the tracer could not price, in order.
+
+        Empty for a faithfully priced network. Each op's ``meta["reason"]`` says why; the cost model prices
+        them as one digital flop per output element, a lower bound, so callers should refuse or warn."""
+        return tuple(o.name for o in self.ops if o.kind is OpKind.UNSUPPORTED)
 
     @cached_property
     def weights(self) -> int:
@@ -136,17 +165,19 @@ class Workload:
 
     @cached_property
     def digital_totals(self) -> dict[str, float]:
-        """Per inference: digital flops, dynamic-matmul MACs, elements read+written by non-crossbar ops,
-        embedding lookups (elements read) and embedding table size."""
+        """Per inference: digital flops, dynamic-matmul MACs (with the MACs of functional weight matmuls, which
+        the digital units compute too), elements read+written by non-crossbar ops, static weights read
+        digitally (embedding lookups, plus each functional matmul's weights once) and their table size."""
         b = float(max(self.batch, 1))
         rest = [o for o in self.ops if o.kind not in (OpKind.MATRIX, OpKind.EMBEDDING)]
         emb = [o for o in self.ops if o.kind is OpKind.EMBEDDING]
+        dig = [o for o in self.ops if o.kind is OpKind.DIGITAL_MATMUL]
         return {
-            "flops": sum(o.flops for o in rest if o.kind is not OpKind.DYNAMIC_MATMUL) / b,
-            "dyn_macs": sum(o.macs for o in rest if o.kind is OpKind.DYNAMIC_MATMUL) / b,
+            "flops": sum(o.flops for o in rest if o.kind.value not in _MACS) / b,
+            "dyn_macs": sum(o.macs for o in rest if o.kind.value in _MACS) / b,
             "io_elems": sum(_numel(o.in_shape) + _numel(o.out_shape) for o in rest) / b,
-            "embed_reads": sum(o.vectors * o.cols for o in emb) / b,
-            "embed_weights": float(sum(o.weights for o in emb)),
+            "embed_reads": sum(o.vectors * o.cols for o in emb) / b + float(sum(o.weights for o in dig)),
+            "embed_weights": float(sum(o.weights for o in emb + dig)),
         }
 
     def with_layer_bits(self, layer_bits: dict[str, dict[str, int]]) -> "Workload":
@@ -173,9 +204,25 @@ class Workload:
             ops.append(o)
         return replace(self, ops=tuple(ops))
 
+    def op_table(self) -> list[dict[str, Any]]:
+        """One JSON-able row per op, per inference: name, ``kind`` (its :class:`Unit`: crossbar / dynamic /
+        digital / unsupported), ``op`` (its :class:`OpKind`), module type, layer path, MACs, elements, flops,
+        and ``reason`` for unsupported ops."""
+        b = float(max(self.batch, 1))
+        rows = []
+        for o in self.ops:
+            row = {"name": o.name, "kind": o.unit.value, "op": o.kind.value, "module": o.module,
+                   "layer": o.meta.get("layer", ""), "macs": o.macs / b, "elements": o.elements / b,
+                   "flops": o.flops / b}
+            if o.kind is OpKind.UNSUPPORTED:
+                row["reason"] = o.meta.get("reason", "")
+            rows.append(row)
+        return rows
+
     def summary(self) -> dict[str, Any]:
-        """Counts of ops by kind, MACs and weights, JSON-able."""
+        """Counts of ops by kind, MACs, weights and the unsupported ops, JSON-able."""
         kinds: dict[str, int] = {}
         for o in self.ops:
             kinds[o.kind.value] = kinds.get(o.kind.value, 0) + 1
-        return {"name": self.name, "ops": kinds, "macs": self.macs, "weights": self.weights, "batch": self.batch}
+        return {"name": self.name, "ops": kinds, "macs": self.macs, "weights": self.weights, "batch": self.batch,
+                "unsupported": list(self.unsupported)}

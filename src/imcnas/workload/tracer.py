@@ -8,8 +8,9 @@ recognised leaf modules (``torch.matmul``, ``F.scaled_dot_product_attention``, `
 Both tracers classify calls with the same rules (:mod:`imcnas.workload._classify`), so they give the same ops.
 
 A tensor counts as *static* when it derives only from parameters, buffers, tensor attributes and constants;
-a matmul with one static operand is a MATRIX op (its weights sit in crossbars), with two activation
-operands a DYNAMIC_MATMUL.
+a static weight in a module of :func:`imcnas.workload.analog_layers` is a MATRIX op (crossbars), in a function
+call a DIGITAL_MATMUL; a matmul with two activation operands is a DYNAMIC_MATMUL. A module or function without
+a rule, or whose rule fails, is UNSUPPORTED and named in ``Workload.unsupported``.
 """
 from __future__ import annotations
 
@@ -30,8 +31,7 @@ from torch.overrides import TorchFunctionMode
 
 from imcnas.errors import TraceError
 from imcnas.workload._modules import is_graph_model, keeps_static, module_rule
-from imcnas.workload._classify import (SKIP, T, function_ops, normalize,
-                                      tensors)
+from imcnas.workload._classify import SKIP, T, function_ops, normalize, tensors, unsupported
 from imcnas.workload.ops import Op, OpKind, Workload
 
 __all__ = ["trace"]
@@ -123,16 +123,18 @@ def _inference(model: nn.Module) -> Iterator[None]:
             m.training = training
 
 
-def _safe(rule: Any, name: str, *args: Any) -> list[Op]:
-    """Apply a rule; an op it cannot read becomes OTHER with ``meta["unclassified"]`` rather than an error."""
+def _safe(rule: Any, name: str, *args: Any, layer: str = "") -> list[Op]:
+    """Apply a rule; an op it cannot read becomes UNSUPPORTED (listed in ``Workload.unsupported``, with
+    ``meta["reason"]``) rather than an error. Every op is tagged with ``meta["layer"]``: the path of the
+    module it belongs to (the module called, or the one a function was called from)."""
     try:
-        return rule(name, *args)
+        ops = rule(name, *args)
     except Exception as e:  # noqa: BLE001 - one odd call must not lose the whole workload
         out = args[-1]
-        return [Op(name=name, kind=OpKind.OTHER, module=str(args[0] if isinstance(args[0], str)
-                                                              else type(args[0]).__name__),
-                   elements=out.numel if out is not None else 0,
-                   meta={"unclassified": f"{type(e).__name__}: {e}"})]
+        src = str(args[0] if isinstance(args[0], str) else type(args[0]).__name__)
+        ops = [unsupported(name, src, None, out if isinstance(out, T) else None,
+                           f"the cost rule for {src} failed: {type(e).__name__}: {e}")]
+    return [dataclasses.replace(o, meta={**o.meta, "layer": layer}) for o in ops]
 
 
 def _finish(ops: list[Op], used: str) -> list[Op]:
@@ -247,9 +249,11 @@ def _classify_graph(gm: fx.GraphModule) -> list[Op]:
         out = T(tuple(tm.shape)) if tm is not None else None
         args, kwargs = fx.node.map_aggregate(node.args, val), fx.node.map_aggregate(node.kwargs, val)
         if node.op == "call_module":
-            ops += _safe(target, node.target, gm.get_submodule(node.target), args, dict(kwargs), out)
+            ops += _safe(target, node.target, gm.get_submodule(node.target), args, dict(kwargs), out,
+                         layer=str(node.target))
         elif target not in SKIP:
-            ops += _safe(function_ops, _fn_name(_node_module(node), target), target, args, dict(kwargs), out)
+            where = _node_module(node)
+            ops += _safe(function_ops, _fn_name(where, target), target, args, dict(kwargs), out, layer=where)
     return ops
 
 
@@ -311,7 +315,7 @@ class _Recorder(TorchFunctionMode):
                 if static:  # computed from constants only, as in fx
                     self.static.update({id(o): o for o in _real_tensors(out)})
                 if keeps_static(rule) or not static:
-                    self.ops += _safe(rule, qn or type(module).__name__, module, args, kwargs, _out_T(out))
+                    self.ops += _safe(rule, qn or type(module).__name__, module, args, kwargs, _out_T(out), layer=qn)
             finally:
                 self.busy -= 1
 
@@ -331,8 +335,9 @@ class _Recorder(TorchFunctionMode):
                     self.static.pop(id(o), None)
             fn = normalize(func)
             if ins and (not static or keeps_static(fn)) and fn not in SKIP:
-                self.ops += _safe(function_ops, _fn_name(self.stack[-1] if self.stack else "", fn), fn,
-                                  _to_T(args, self.static), _to_T(kwargs, self.static), _out_T(out))
+                where = self.stack[-1] if self.stack else ""
+                self.ops += _safe(function_ops, _fn_name(where, fn), fn, _to_T(args, self.static),
+                                  _to_T(kwargs, self.static), _out_T(out), layer=where)
         finally:
             self.busy -= 1
         return out
