@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
@@ -12,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from imcnas.errors import ImcnasError
+from imcnas.errors import ConfigError, ImcnasError
 
 app = typer.Typer(help="imcnas: hardware-aware NAS and co-design for in-memory-computing accelerators.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -92,6 +94,34 @@ def estimate(
 
 @app.command()
 @_user_errors
+def sweep(
+    model: str = typer.Argument(..., help="zoo model name (see 'imcnas models') or path/to/file.py:factory"),
+    hardware: str = typer.Option("neurosim-sram-22nm", "--hardware", "-H", help="base chip: preset or YAML file"),
+    grid: Optional[list[str]] = typer.Option(None, "--grid", "-g", help="a swept field: FIELD=a:b (integers, "
+                                             "inclusive), FIELD=a:b:step or FIELD=v1,v2,... (repeatable)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="a fixed override: path.to.field=value"),
+    out_dir: str = typer.Option("", "--out", "-o", help="output folder (default: runs/sweep-MODEL-HARDWARE)"),
+) -> None:
+    """Cost-only hardware sweep: MODEL priced on every combination of the --grid fields (one vectorised pass);
+    writes sweep.csv and sweep.html."""
+    from pathlib import Path
+
+    from imcnas.hardware.sweep import sweep as _sweep, summary_table
+
+    if not grid:
+        raise ConfigError("give at least one --grid FIELD=VALUES, e.g. --grid adc.bits=3:8")
+    result = _sweep(model, hardware, grid, set_ or [])
+    stem = lambda s: Path(s.split(":")[0]).stem or s  # noqa: E731
+    target = Path(out_dir) if out_dir else Path("runs") / f"sweep-{stem(model)}-{stem(hardware)}"
+    paths = result.write(target)
+    for renderable in summary_table(result):
+        out.print(renderable)
+    for name, path in paths.items():
+        out.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_user_errors
 def models() -> None:
     """List the built-in models."""
     from imcnas.workload.zoo import list_models
@@ -142,7 +172,7 @@ def hardware_show(
     sys.stdout.write(yaml.safe_dump(chip.model_dump(), sort_keys=False))
 
 
-def _fresh_dir(base: "Path", resume: bool) -> "Path":
+def _fresh_dir(base: Path, resume: bool) -> Path:
     """runs/<name>, or runs/<name>-2, -3, ... when that already holds a study (resume takes the newest)."""
     taken = [base] + [base.with_name(f"{base.name}-{i}") for i in range(2, 1000)]
     used = [p for p in taken if (p / "study.db").exists()]
@@ -161,8 +191,6 @@ def search(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Co-search networks and hardware: the Pareto front of (network, chip) designs."""
-    from pathlib import Path
-
     from imcnas.config import load_config
     from imcnas.search.study import Study
     from imcnas.ui import SearchDisplay, front_table
@@ -171,21 +199,32 @@ def search(
     target = Path(out_dir) if out_dir else _fresh_dir(Path("runs") / cfg.name, resume)
     display = SearchDisplay(cfg.formulation_obj().metrics, err)
     study = Study(cfg, target, resume=resume, progress=None if quiet else display)
-    if quiet:
-        status = study.run()
-    else:
-        with display:
+    try:
+        if quiet:
             status = study.run()
-    out.print(front_table(status.trials, list(cfg.formulation_obj().metrics)))
-    out.print(f"study stored in {target} (run 'imcnas report {target}' for the HTML report)")
+        else:
+            with display:
+                status = study.run()
+    except KeyboardInterrupt:
+        again = " ".join(["imcnas search", shlex.quote(config), "--out", shlex.quote(str(target)), "--resume",
+                          *[f"--set {shlex.quote(x)}" for x in set_ or []]])
+        err.print(f"[bold yellow]{escape(study.status.message or 'interrupted')}[/]; continue with:\n  {escape(again)}",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130) from None
+    metrics = list(cfg.formulation_obj().metrics)
+    out.print(front_table(status.trials, metrics, width=out.width))
+    out.print(f"study stored in {target} (run 'imcnas report {target}' for the HTML report)", soft_wrap=True)
+    if status.failed and not status.complete:
+        reasons = "; ".join(f"{n}x {r}" for r, n in status.failure_summary())
+        err.print(f"[bold red]error:[/] all {status.failed} evaluated trials failed; most common reasons: "
+                  f"{escape(reasons)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()
 @_user_errors
 def report(out_dir: str = typer.Argument(..., help="a study folder written by 'imcnas search'")) -> None:
     """Write report.html, front.csv, trials.csv and the front's designs into the study folder."""
-    from pathlib import Path
-
     from imcnas.analysis.report import write_report
 
     paths = write_report(Path(out_dir))

@@ -112,8 +112,8 @@ class Study:
         # the strategy (name and options checked) before anything is written to the output folder
         self.strategy = get_strategy(cfg.strategy.name, **cfg.strategy.options)
         self.strategy.setup(self.space, self.objectives, cfg.seed)
-        if resume and cfg.storage is None and not (self.out / "study.db").exists():
-            raise ConfigError(f"{self.out}: no study to resume there (no study.db); run without --resume to "
+        if resume and cfg.storage is None and not self.out.is_dir():
+            raise ConfigError(f"{self.out}: no study to resume there (no such folder); run without --resume to "
                               "start one")
         self.preflight = preflight(cfg, self.space, self.shape, self.classes)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +142,9 @@ class Study:
 
     def _open_storage(self, resume: bool) -> None:
         cfg = self.cfg
+        if resume and cfg.storage is None and not (self.out / "study.db").exists():
+            raise ConfigError(f"{self.out}: no study to resume there (no study.db); run without --resume to "
+                              "start one")
         self.storage = StudyStorage(storage_url(self.out, cfg.storage))
         cfg_dict = cfg.model_dump(mode="json")
         if self.storage.exists():
@@ -163,7 +166,7 @@ class Study:
                 self.storage.set_config(cfg_dict)  # extended budget or another executor
                 (self.out / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
         elif resume:
-            raise ConfigError(f"storage '{self.storage.url}': no study to resume; run without --resume")
+            raise ConfigError(f"{self.out}: the storage holds no study to resume; run without --resume")
         else:
             self.storage.create(self.objectives, cfg_dict)
             (self.out / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
