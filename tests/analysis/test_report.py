@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -14,9 +15,12 @@ from torch.nn.utils import prune as torch_prune
 from typer.testing import CliRunner
 
 import imcnas
+import imcnas.analysis.report_figures as rf
 import imcnas.space.families as families
-from imcnas.analysis import export_designs, load_results, write_report
-from imcnas.analysis.pareto import front_trials
+from imcnas.analysis import export_designs, load_results, study_hv_history, study_hypervolume, write_report
+from imcnas.analysis.pareto import StudyResults, front_trials
+from imcnas.analysis.report import report_front
+from imcnas.analysis.report_tables import failure_summary, failures_html, fmt_time, reason_pattern
 from imcnas.cli import app
 from imcnas.errors import ConfigError
 from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS
@@ -25,6 +29,7 @@ from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.trial import Trial, TrialState
 from imcnas.space.params import Choice, Float, Int
 from imcnas.space.searchspace import SearchSpace
+from imcnas.workload.zoo import load_model
 
 INPUT_SHAPE, CLASSES = (1, 8, 8), 3
 CONFIG = {"objectives": ["accuracy", "energy"], "data": {"dataset": "digits"}, "model": {"family": "tiny"},
@@ -41,10 +46,15 @@ def tiny_model(family: str, arch: Mapping[str, Any], input_shape: tuple[int, ...
     return nn.Sequential(nn.Conv2d(c, w, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(w * h * wd, num_classes))
 
 
+DRIFT_TIMES = [1.0, 3600.0, 86400.0, 365 * 86400.0]
+
+
 def make_study(out: Path, n: int = 40, seed: int = 0, weights: bool = True,
-               config: Mapping[str, Any] = CONFIG) -> list[Trial]:
+               config: Mapping[str, Any] = CONFIG, extras: bool = False) -> list[Trial]:
     """A study of ``n`` trials: about 1 in 7 infeasible, 1 in 11 failed, the rest complete with an
-    accuracy/energy trade-off; weights saved for complete trials (pruned ones with torch prune masks)."""
+    accuracy/energy trade-off; weights saved for complete trials (pruned ones with torch prune masks).
+    ``extras``: complete trials carry a drift-time accuracy record (``AccuracyResult.to_dict()``), and after
+    them come a duplicate-sample record of the most accurate trial, a pruned trial and a build failure."""
     rng = np.random.default_rng(seed)
     store = StudyStorage(storage_url(out))
     store.create([metric(o).objective() for o in config["objectives"]], config)
@@ -63,6 +73,11 @@ def make_study(out: Path, n: int = 40, seed: int = 0, weights: bool = True,
                 "cost": cost, "fidelity": "full", "finished_at": 1.7e9 + 5.0 * i, "elapsed_s": 5.0,
                 "input_shape": list(INPUT_SHAPE), "num_classes": CLASSES, "family": "tiny"}
         values = {"accuracy": 0.5 + 0.45 * u + 0.05 * float(rng.random()), **cost}
+        if extras:
+            acc = 100 * values["accuracy"]
+            info["accuracy"] = {"ok": True, "reason": "", "digital": acc + 1, "ideal": acc + 0.5,
+                                "times_s": DRIFT_TIMES, "mean": [acc - k * (1 - u) for k in range(4)],
+                                "std": [0.1 * (k + 1) for k in range(4)], "info": {}}
         state = TrialState.COMPLETE
         if i % 7 == 3:
             state, values, info = TrialState.INFEASIBLE, {}, {"reason": "violates area_mm2 <= 1 (is 3.2)"}
@@ -78,6 +93,16 @@ def make_study(out: Path, n: int = 40, seed: int = 0, weights: bool = True,
                 torch_prune.l1_unstructured(net[0], "weight", amount=0.5)
             (out / "weights").mkdir(exist_ok=True)
             torch.save(net.state_dict(), out / "weights" / f"trial_{i}.pt")
+    if extras:
+        best = max((t for t in trials if t.state is TrialState.COMPLETE), key=lambda t: t.values["accuracy"])
+        more = [Trial(n, dict(best.sample), dict(best.values), TrialState.COMPLETE,
+                      {**dict(best.info), "duplicate_of": best.number}),
+                Trial(n + 1, SPACE.sample(rng), {}, TrialState.PRUNED, {"reason": "stopped at epoch 1 of 4"}),
+                Trial(n + 2, SPACE.sample(rng), {}, TrialState.FAILED,
+                      {"reason": "layer 3: crossbar too small for 9x9 kernels", "stage": "build"})]
+        for t in more:
+            store.save(t, SPACE)
+        trials += more
     return trials
 
 
@@ -138,7 +163,7 @@ def test_exported_design_loads_back_and_estimates(study: tuple[Path, list[Trial]
         assert design["files"] == {"hardware": "hardware.yaml", "weights": "weights.pt", "model": "model.py"}
         # model.py follows load_model's contract and carries the trained (pruning-folded) weights
         spec = f"{folder / 'model.py'}:model"
-        model, x, _ = imcnas.workload.zoo.load_model(spec)
+        model, x, _ = load_model(spec)
         assert tuple(x.shape) == (1, *INPUT_SHAPE)
         saved = torch.load(out / "weights" / f"trial_{t.number}.pt", weights_only=True)
         w = saved["0.weight_orig"] * saved["0.weight_mask"] if "0.weight_orig" in saved else saved["0.weight"]
@@ -166,7 +191,7 @@ def test_export_chosen_numbers_without_weights_or_chip(tmp_path: Path, monkeypat
     assert "model" not in design["files"] and any("input_shape" in n for n in design["notes"])
     [folder] = export_designs(tmp_path, [0])
     assert not (folder / "weights.pt").exists()
-    model, _, _ = imcnas.workload.zoo.load_model(f"{folder / 'model.py'}:model")  # fresh weights
+    model, _, _ = load_model(f"{folder / 'model.py'}:model")  # fresh weights
     assert isinstance(model, nn.Module)
     with pytest.raises(ConfigError, match="no trial 999"):
         export_designs(tmp_path, [999])
@@ -223,3 +248,116 @@ def test_three_objectives_and_all_failed(tmp_path: Path, monkeypatch: pytest.Mon
     paths = write_report(b)
     assert "no complete trials yet" in paths["report.html"].read_text()
     assert read_csv(paths["front.csv"]) == [] and read_csv(paths["trials.csv"])[0]["reason"] == "boom"
+
+
+# ------------------------------------------------------------------------------------------ the page
+THREE = {**CONFIG, "objectives": ["accuracy", "energy", {"name": "area_mm2"}]}
+
+
+@pytest.fixture()
+def rich_study(tmp_path: Path) -> tuple[Path, list[Trial]]:
+    """Three objectives, drift-time accuracy records, a duplicate, a pruned trial and a build failure."""
+    return tmp_path, make_study(tmp_path, n=30, weights=False, config=THREE, extras=True)
+
+
+def test_page_has_every_view(rich_study: tuple[Path, list[Trial]]) -> None:
+    out, trials = rich_study
+    res = load_results(out)
+    paths = write_report(out, export=False)
+    page = paths["report.html"].read_text()
+    body = page.split("</head>")[1]
+    # self-contained: no external script, style sheet or CDN
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page) and "cdn.plot.ly" not in body
+    # the front leaves out the duplicate record
+    dup = trials[-3]
+    assert dup.info["duplicate_of"] is not None
+    front_numbers = {int(r["number"]) for r in read_csv(paths["front.csv"])}
+    assert dup.info["duplicate_of"] in front_numbers and dup.number not in front_numbers
+    rows = {int(r["number"]): r for r in read_csv(paths["trials.csv"])}
+    assert rows[dup.number]["duplicate_of"] == str(dup.info["duplicate_of"]) and rows[dup.number]["on_front"] == "False"
+    assert rows[trials[-1].number]["stage"] == "build"
+    # 3-D view and its pairwise projections, HV, drift, parallel coordinates
+    for needle in ("scatter3d", "Pairwise 2-D projections", "Hypervolume over trials", "Accuracy over drift time",
+                   "parcoords", "Design parameters", "Energy and area by component"):
+        assert needle in page, needle
+    # one hypervolume, stated with its definition
+    hv = study_hypervolume(res.trials, res.metrics)
+    assert f"<dd>{hv:.4g} (of at most 1.1^3 = 1.331" in page
+    assert "min-max normalised over all complete trials of the study" in page
+    # the filterable table of every trial and the failure summary
+    assert 'id="trials-table"' in page
+    for state in ("complete", "failed", "infeasible", "pruned"):
+        assert f'class="state-filter" value="{state}" checked' in page
+    assert page.count('<tr id="trial-') == len(trials)
+    assert f"duplicate of trial {dup.info['duplicate_of']}" in page
+    n_fail = sum(t.info.get("reason") == "training diverged" for t in trials)
+    assert re.search(rf'<td class="state failed">failed</td><td>–</td><td>{n_fail}</td>', page)
+    assert "<td>build</td><td>1</td>" in page and "layer #: crossbar too small for 9x9 kernels" in page
+    assert "violates area_mm2 &lt;= # (is #)" in page  # infeasible reasons grouped over their numbers
+
+
+def test_figures_one_legend_each_and_titled_axes(rich_study: tuple[Path, list[Trial]]) -> None:
+    out, _ = rich_study
+    res = load_results(out)
+    front = report_front(res)
+    assert all(t.info.get("duplicate_of") is None for t in front)
+    pair = rf.pairwise_figure(res, front)
+    assert len(pair.data) == 2 * 3  # two groups x three pairs
+    assert sorted(t.name for t in pair.data if t.showlegend) == sorted([rf.DOMINATED, rf.ON_FRONT])
+    titles = [pair.layout[a].title.text for a in pair.layout if a.startswith(("xaxis", "yaxis"))]
+    assert len(titles) == 6 and all(titles)
+    assert {"accuracy at 1 d [%] (max)", "energy_pj [pJ] (min)", "area_mm2 [mm²] (min)"} <= set(titles)
+    bars = rf.bars_figure(front)
+    shown = [t.name for t in bars.data if t.showlegend is not False]
+    assert len(shown) == len(set(shown)) == len({t.name for t in bars.data})
+    assert bars.layout.yaxis.title.text == "energy [pJ]" and bars.layout.yaxis2.title.text == "area [mm²]"
+    acc = rf.accuracy_figure(front)
+    assert acc.layout.xaxis.type == "log" and list(acc.layout.xaxis.ticktext) == ["1 s", "1 h", "1 d", "1 y"]
+    lines = [t for t in acc.data if t.showlegend is not False]
+    assert sorted(t.name for t in lines) == sorted(f"trial {t.number}" for t in front)
+    assert acc.layout.yaxis.title.text == "accuracy [%]"
+    hv_fig, hv = rf.hv_figure(res)
+    assert hv == pytest.approx(study_hypervolume(res.trials, res.metrics))
+    assert list(hv_fig.data[0].y) == [h for _, h in study_hv_history(res.trials, res.metrics)]
+
+
+def test_parallel_coordinates_map_categories(tmp_path: Path) -> None:
+    ms = [metric("accuracy"), metric("energy")]
+    acts = ["relu", "gelu", "relu", "silu", "gelu"]
+    trials = [Trial(i, {"arch.act": acts[i], "arch.width": 4 * (i + 1), "hw.crossbar.rows": 128, "train.lr": 10.0 ** -i,
+                        "arch.skip": i % 2 == 0},
+                    {"accuracy": 90.0 + i, "energy_pj": 1e4 * (5 - i) ** 2}, TrialState.COMPLETE, {}) for i in range(5)]
+    trials.append(Trial(5, dict(trials[0].sample), dict(trials[0].values), TrialState.COMPLETE, {"duplicate_of": 0}))
+    res = StudyResults(tmp_path, {}, ms, trials)
+    fig, skipped = rf.parallel_figure(res, report_front(res))
+    [par] = fig.data
+    dims = {d.label: d for d in par.dimensions}
+    assert skipped == ["hw.crossbar.rows"]  # the same in every trial
+    assert list(dims["arch.act"].ticktext) == ["gelu", "relu", "silu"]
+    assert list(dims["arch.act"].values) == [1, 0, 1, 2, 0]  # five trials: the duplicate is left out
+    assert list(dims["arch.skip"].ticktext) == ["False", "True"]
+    assert "log10(train.lr)" in dims and list(dims["log10(train.lr)"].values) == [0, -1, -2, -3, -4]
+    assert list(dims["arch.width"].tickvals) == [4, 8, 12, 16, 20]
+    assert "accuracy at 1 d [%]" in dims and "energy_pj [pJ]" in dims
+    assert list(par.line.color) == [90.0 + i for i in range(5)]
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["colour: accuracy", "colour: energy_pj"]
+
+
+def test_formatting_helpers() -> None:
+    assert [fmt_time(x) for x in (0, 1, 90, 3600, 5400, 86400, 30 * 86400, 365 * 86400)] == \
+        ["0 s", "1 s", "1.5 min", "1 h", "1.5 h", "1 d", "30 d", "1 y"]
+    assert reason_pattern("violates area_mm2 <= 1 (is 3.2)") == "violates area_mm2 <= # (is #)"
+    assert reason_pattern("ValueError: got -1e-3 for x2") == "ValueError: got # for x2"
+    rejected = {"stage": "constraints"}
+    trials = [Trial(0, {}, {}, TrialState.INFEASIBLE, {"reason": "violates area_mm2 <= 1 (is 3.2)", **rejected}),
+              Trial(1, {}, {}, TrialState.INFEASIBLE, {"reason": "violates area_mm2 <= 1 (is 1.5)", **rejected}),
+              Trial(2, {}, {}, TrialState.FAILED, {"reason": "boom"}),
+              Trial(3, {}, {}, TrialState.FAILED, {"interrupted": True}),
+              Trial(4, {}, {"accuracy": 1.0}, TrialState.COMPLETE, {})]
+    top = failure_summary(trials)
+    assert [(g["state"], g["stage"], g["count"], g["trials"]) for g in top] == \
+        [("infeasible", "constraints", 2, [0, 1]), ("failed", "", 1, [2]), ("failed", "", 1, [3])]
+    assert top[0]["example"] == "violates area_mm2 <= 1 (is 3.2)" and top[2]["pattern"] == "interrupted"
+    assert "4 of 5 trials did not complete" in failures_html(trials)
+    assert "every trial completed" in failures_html(trials[4:])

@@ -8,6 +8,9 @@ objective over their non-dominated subset) plus ``margin`` times the range (nadi
 where the range is 0 the margin is taken of ``|nadir|`` (or of 1 when the nadir is 0). With normalised
 points (ideal -> 0, nadir -> 1) the reference point is therefore ``1 + margin`` in every objective, and the
 hypervolume lies in ``[0, (1 + margin) ** m]``. Pass a fixed ``ref`` to compare runs.
+
+The hypervolume a study reports (terminal progress bar and ``report.html`` alike) is
+:func:`study_hypervolume`; its docstring states the definition.
 """
 from __future__ import annotations
 
@@ -22,7 +25,15 @@ from imcnas.search.trial import Trial
 Vector = Union[Sequence[float], np.ndarray]
 Bounds = tuple[Vector, Vector]
 
-__all__ = ["Bounds", "front_bounds", "front_hypervolume", "hv_history", "hypervolume", "igd", "normalize", "reference_point"]
+__all__ = ["STUDY_HV_DEFINITION", "STUDY_HV_REF", "Bounds", "front_bounds", "front_hypervolume", "hv_history",
+           "hypervolume", "igd", "normalize", "reference_point", "study_bounds", "study_hv_history", "study_hypervolume"]
+
+STUDY_HV_REF = 1.1  # the reference point of study_hypervolume, in every normalised objective
+STUDY_HV_DEFINITION = (
+    "Hypervolume (HV) here: each objective is min-max normalised over all complete trials of the study "
+    "(maximised objectives negated first; best value -> 0, worst -> 1; duplicate-sample records left out), "
+    "and the region dominated by the front is measured up to the reference point 1.1 in every objective, "
+    "so HV lies in [0, 1.1^m] for m objectives. The terminal's progress bar shows the same quantity.")
 
 
 def _matrix(points: np.ndarray | Sequence[Sequence[float]], m: int | None = None) -> np.ndarray:
@@ -145,5 +156,58 @@ def hv_history(trials: Sequence[Trial], metrics: Sequence[MetricLike],
         if p is not None and not bool(((front <= p).all(axis=1)).any()):  # not weakly dominated: HV may grow
             front = np.vstack([front[~(p <= front).all(axis=1)], p])
             hv = hypervolume(front, r)
+        out.append((t.number, hv))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the study's HV
+def _study_points(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> tuple[list[Trial], np.ndarray]:
+    done = [t for t in complete_trials(trials, resolve_metrics(metrics)) if t.info.get("duplicate_of") is None]
+    return done, as_matrix(done, metrics)
+
+
+def study_bounds(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> Bounds | None:
+    """``(lower, upper)``: the best and worst minimisation-form value of each objective over the COMPLETE
+    trials (duplicate-sample records left out), or None when there are none. The bounds of
+    :func:`study_hypervolume`."""
+    _, F = _study_points(trials, metrics)
+    if len(F) == 0:
+        return None
+    return F.min(axis=0), F.max(axis=0)
+
+
+def study_hypervolume(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> float:
+    """The hypervolume of a study's front, as the terminal and the report show it.
+
+    Definition: take the COMPLETE trials with a finite value for every metric, leaving out duplicate-sample
+    records (``info["duplicate_of"]`` set: they repeat an earlier trial). Negate maximised objectives, then
+    min-max normalise each objective over those trials (best value -> 0, worst -> 1; an objective with a
+    single value -> 0). The hypervolume is the volume dominated by the normalised points and bounded by the
+    reference point ``1.1`` in every objective (:data:`STUDY_HV_REF`), so it lies in ``[0, 1.1 ** m]`` for
+    ``m`` objectives (1.1 ** m only if one trial is best in everything). No complete trials give 0.
+
+    The bounds move as trials arrive, so a running value is relative to the study so far; the final value
+    of :func:`study_hv_history` equals this one.
+    """
+    done, F = _study_points(trials, metrics)
+    if len(F) == 0:
+        return 0.0
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    return hypervolume(normalize(F, lo, hi), [STUDY_HV_REF] * F.shape[1])
+
+
+def study_hv_history(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> list[tuple[int, float]]:
+    """``(trial_number, hv)`` for every trial in number order: the hypervolume of the trials numbered up to
+    it, normalised with the bounds of ALL the given trials (:func:`study_bounds`) and reference point 1.1,
+    so the curve is non-decreasing and ends at ``study_hypervolume(trials, metrics)``."""
+    bounds = study_bounds(trials, metrics)
+    ms = resolve_metrics(metrics)
+    keep = [t for t in trials if t.info.get("duplicate_of") is None]
+    if bounds is None:
+        return [(t.number, 0.0) for t in sorted(trials, key=lambda t: t.number)]
+    hist = dict(hv_history(keep, ms, ref=[STUDY_HV_REF] * len(ms), bounds=bounds))
+    out, hv = [], 0.0
+    for t in sorted(trials, key=lambda t: t.number):
+        hv = hist.get(t.number, hv)  # a duplicate record keeps the value before it
         out.append((t.number, hv))
     return out
