@@ -25,8 +25,6 @@ import math
 import signal
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +37,7 @@ from imcnas.search.executors import make_executor
 from imcnas.search.lock import StudyLock
 from imcnas.search.objectives import Formulation
 from imcnas.search.preflight import preflight
+from imcnas.search.status import StudyStatus
 from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.strategies import get_strategy
 from imcnas.search.trial import Trial, TrialState
@@ -48,37 +47,6 @@ ACCURACY_METRICS = ("accuracy", "accuracy_lb", "error", "digital_accuracy")
 RESUMABLE_SECTIONS = ("budget", "executor")  # may differ on resume (extend a study, more workers)
 INTERRUPTED = "interrupted by Ctrl-C before it finished; --resume evaluates it again"
 Progress = Callable[["StudyStatus"], None]
-
-
-@dataclass
-class StudyStatus:
-    """What the progress display shows."""
-
-    evaluated: int = 0
-    budget: int = 0
-    complete: int = 0
-    infeasible: int = 0
-    failed: int = 0
-    trials: list[Trial] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
-    message: str = ""
-    in_batch: int = 0  # evaluations finished in the running batch, not stored yet
-    done_this_run: int = 0  # evaluations finished since this process started (for the ETA)
-    interrupted: bool = False
-
-    def eta_s(self) -> float | None:
-        """Seconds to the budget at this run's pace so far, or None before the first evaluation."""
-        done = self.done_this_run + self.in_batch
-        if done <= 0:
-            return None
-        left = max(0, self.budget - self.evaluated - self.in_batch)
-        return (time.time() - self.started) / done * left
-
-    def failure_summary(self, top: int = 3) -> list[tuple[str, int]]:
-        """The most common reasons of failed trials, with their counts."""
-        reasons = Counter(str(t.info.get("reason", "?")) for t in self.trials if t.state is TrialState.FAILED
-                          and not t.info.get("interrupted"))
-        return reasons.most_common(top)
 
 
 def _check_config(cfg: ExperimentConfig, form: Formulation) -> None:
