@@ -130,6 +130,38 @@ def test_estimate_yaml_hardware(tmp_path: Path, vgg8_report: dict) -> None:
     assert json.loads(result.stdout)["energy_pj"] == pytest.approx(vgg8_report["energy_pj"], rel=1e-12)
 
 
+# ------------------------------------------------------------------------------------------------ sweep
+def test_sweep_writes_csv_and_html(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from imcnas.cli import app
+
+    out = tmp_path / "sw"
+    result = CliRunner().invoke(app, ["sweep", "vgg8-cifar", "-H", "pcm-14nm", "--grid", "adc.bits=3:5",
+                                      "--grid", "device.type=pcm,rram", "--set", "inputs.bits=4", "--out", str(out)],
+                                env={**CLI_ENV, "COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines if not line.startswith("sweep.")) <= 80  # paths never cut
+    assert "6 chips" in result.stdout and "3 skipped" in result.stdout and "Pareto-optimal" in result.stdout
+    assert f"sweep.csv: {out / 'sweep.csv'}" in lines and f"sweep.html: {out / 'sweep.html'}" in lines
+    lines = (out / "sweep.csv").read_text().splitlines()
+    assert lines[0].startswith("adc.bits,device.type,energy_pj,latency_ns,area_mm2,tops,tops_per_w,tops_per_mm2")
+    assert len(lines) == 7 and "pcm-14nm[adc.bits=3,inputs.bits=4]" in lines[1]
+    assert (out / "sweep.html").stat().st_size > 100_000  # plotly inlined
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--grid", "adc.bits=8:3"], "adc.bits"),
+    (["--grid", "adc.bits"], "FIELD=VALUES"),
+    (["--grid", "adc.bitz=3:4"], "adc.bitz"),
+    ([], "--grid"),
+    (["--grid", "adc.bits=3:4", "--set", "adc.law=nope"], "adc.law"),
+])
+def test_sweep_bad_grid_is_one_line(tmp_path: Path, args: list, needle: str) -> None:
+    assert_user_error(run("sweep", "vgg8-cifar", "--out", str(tmp_path), *args), needle)
+
+
 # ------------------------------------------------------------------------------------------------ user errors
 def test_unknown_model_lists_known() -> None:
     assert_user_error(run("estimate", "vgg9-cifar"), "vgg9-cifar", *list_models())

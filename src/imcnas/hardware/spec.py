@@ -488,8 +488,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(child, dict):
                 raise ConfigError(f"override '{text}': '{part}' is not a section")
             node = child
-        if path == ["device", "type"] and isinstance(value, str):
+        if path == ["device", "type"] and isinstance(value, str) and node.get("type", "rram") != value:
             node.clear()  # a new device type starts from its own preset, not the old device's numbers
+            # (the same type again changes nothing: device.type=pcm on a PCM chip keeps its device)
         node[path[-1]] = value
     return data
 
