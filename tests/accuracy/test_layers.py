@@ -10,6 +10,7 @@ from torch import nn
 
 from imcnas import load_chip
 from imcnas.accuracy import layers as L
+from imcnas.accuracy.composite import IMCAttention
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip
 
@@ -85,17 +86,19 @@ def _converted(model: nn.Module, chip: Chip, x: torch.Tensor, **kw) -> nn.Module
 
 
 # ------------------------------------------------------------------------------------------------ convert
-def test_convert_replaces_conv_and_linear_and_reports_digital_layers() -> None:
+def test_convert_replaces_conv_linear_and_attention_and_reports_digital_layers() -> None:
     model = _Transformerish()
     net, report = L.convert(model, _chip())
-    assert report.simulated == ["ff", "head"]
-    assert set(report.digital) == {"emb", "attn", "norm", "gn"}
+    assert report.simulated == ["attn", "ff", "head"]
+    assert set(report.digital) == {"emb", "norm", "gn"}
     assert all(isinstance(v, str) and v for v in report.digital.values())
-    assert isinstance(net.emb, nn.Embedding) and isinstance(net.attn, nn.MultiheadAttention)
-    assert isinstance(net.attn.out_proj, nn.Linear) and not isinstance(net.attn.out_proj, L.IMCLayer)
+    assert isinstance(net.emb, nn.Embedding) and isinstance(net.attn, IMCAttention)
+    assert isinstance(net.attn.base, nn.MultiheadAttention) and isinstance(net.attn.out_proj, L.IMCLayer)
     assert isinstance(net.ff, L.IMCLayer) and isinstance(net.head, L.IMCLayer)
-    assert [n for n, _ in L.imc_layers(net)] == ["ff", "head"]
-    assert report.to_dict() == {"simulated": ["ff", "head"], "digital": report.digital}
+    assert [n for n, _ in L.imc_layers(net)] == ["attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.out_proj",
+                                                 "ff", "head"]
+    assert [n for n, _ in L.simulated_modules(net)] == ["attn", "ff", "head"]
+    assert report.to_dict() == {"simulated": ["attn", "ff", "head"], "digital": report.digital}
     tok = torch.randint(0, 20, (3, 7), generator=torch.Generator().manual_seed(0))
     L.calibrate(net, [tok])
     assert net(tok).shape == (3, 4)
@@ -108,13 +111,13 @@ def test_convert_cnn_reports_norm_and_simulates_all_convs() -> None:
     assert "norm" in report.digital["bn"]
 
 
-def test_unsupported_layers_with_weights_stay_digital() -> None:
+def test_conv3d_transposed_and_padded_convs_are_simulated_prelu_stays_digital() -> None:
     model = nn.Sequential(nn.Conv3d(1, 2, 1), nn.ConvTranspose2d(2, 2, 1), nn.Conv2d(2, 2, 1, padding_mode="circular"),
                           nn.PReLU(), nn.Linear(2, 2))
     net, report = L.convert(model, _chip())
-    assert report.simulated == ["4"]
-    assert set(report.digital) == {"0", "1", "2", "3"}
-    assert not isinstance(net[2], L.IMCLayer)
+    assert report.simulated == ["0", "1", "2", "4"]
+    assert set(report.digital) == {"3"} and "no crossbar model" in report.digital["3"]
+    assert isinstance(net[2], L.IMCLayer) and isinstance(net[3], nn.PReLU)
 
 
 def test_convert_leaves_the_original_untouched() -> None:

@@ -1,5 +1,10 @@
-"""Simulated IMC layers and ``convert``: Conv/Linear layers replaced by layers that compute the way the chip
-described by the SAME :class:`imcnas.hardware.Chip` computes.
+"""Simulated IMC layers and ``convert``: the layers that run on crossbars replaced by layers that compute the way
+the chip described by the SAME :class:`imcnas.hardware.Chip` computes.
+
+Which layers run on crossbars is decided by :func:`imcnas.workload.analog_layers`, the function the cost model's
+tracer calls too: Linear, Conv1d/2d/3d and ConvTranspose1d/2d/3d (any padding mode) become :class:`IMCLayer`;
+``nn.MultiheadAttention`` and the recurrent modules become the composites of :mod:`imcnas.accuracy.composite`,
+whose weight matmuls (q/k/v/out projections; W_ih, W_hh, W_hr) are IMCLayers.
 
 A simulated layer quantises its inputs (DAC or bit-serial precision), maps its weights onto conductances
 (weight bits, cells per weight, bits per cell, signed scheme), splits the matmul along the rows the way the chip
@@ -22,8 +27,8 @@ from imcnas.accuracy import nonideal as ni
 from imcnas.errors import ConfigError
 from imcnas.hardware.layout import cells_per_weight, check_layout
 from imcnas.hardware.spec import Chip, Noise
+from imcnas.workload.analog import analog_layers
 
-SUPPORTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
 FULL_PRECISION_BITS = 16  # bits at or above which a quantiser is bypassed
 SAMPLE_LIMIT = 65536  # elements sampled to estimate a range quantile
 
@@ -70,12 +75,24 @@ def _quantile(x: Tensor, q: float) -> Tensor:
     return torch.quantile(flat.float(), q).to(x.dtype)
 
 
+def _layer_mode(base: nn.Module) -> str:
+    """How the layer computes: "linear" (weight out x in), "linear_t" (HF Conv1D, weight in x out), "conv",
+    "conv_t" (transposed convolution, weight cin x cout/g x k)."""
+    if isinstance(base, nn.modules.conv._ConvNd):
+        return "conv_t" if base.transposed else "conv"
+    return "linear_t" if type(base).__name__ == "Conv1D" else "linear"
+
+
 class IMCLayer(nn.Module):
-    """A Conv1d/Conv2d/Linear computed as on the crossbar chip. ``base`` keeps the trainable weight and bias."""
+    """A Linear / convolution (1-3-D, transposed) computed as on the crossbar chip. ``base`` keeps the trainable
+    weight and bias (or is a view on parameters owned by an attention or recurrent module)."""
+
+    imc_simulated = True  # imcnas.workload.analog_kind: already converted, not analog again
 
     def __init__(self, base: nn.Module, cfg: LayerConfig) -> None:
         super().__init__()
         self.base, self.cfg = base, cfg
+        self.mode = _layer_mode(base)
         dev = base.weight.device
         self.register_buffer("in_bound", torch.zeros((), device=dev))
         self.register_buffer("adc_bound", torch.zeros((), device=dev))
@@ -87,32 +104,48 @@ class IMCLayer(nn.Module):
         self._cells: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # g_pos, g_neg, nu_pos, nu_neg
         self._w_eff: Tensor | None = None
 
+    def __getattr__(self, name: str) -> Any:
+        """Attributes the simulated layer lacks (``in_features``, ``out_channels``, ``bias``, ...) come from
+        ``base``, so code that reads them off the layer keeps working after conversion."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            base = self.__dict__.get("_modules", {}).get("base")
+            if base is None or name.startswith("_"):
+                raise
+            return getattr(base, name)
+
     # ------------------------------------------------------------------------------------------ geometry
     @property
     def weight(self) -> Tensor:
-        """The layer's weight; for a pruned module (torch.nn.utils.prune) the masked ``weight_orig``, since
-        the module's own forward pre-hook that refreshes ``weight`` never runs inside this layer."""
+        """The layer's weight (out x in for a Linear); for a pruned module (torch.nn.utils.prune) the masked
+        ``weight_orig``, since the module's own forward pre-hook that refreshes ``weight`` never runs inside
+        this layer."""
         base = self.base
-        if hasattr(base, "weight_orig") and hasattr(base, "weight_mask"):
-            return base.weight_orig * base.weight_mask
-        return base.weight
+        if "weight_orig" in base._parameters and hasattr(base, "weight_mask"):
+            w = base.weight_orig * base.weight_mask
+        else:
+            w = base.weight
+        return w.t() if self.mode == "linear_t" else w
 
     @property
     def is_conv(self) -> bool:
-        """True for convolutions."""
-        return isinstance(self.base, (nn.Conv1d, nn.Conv2d))
+        """True for convolutions (transposed too)."""
+        return self.mode in ("conv", "conv_t")
 
     @property
     def fan_in(self) -> int:
-        """Rows of one group's unrolled weight matrix."""
+        """Rows of one group's unrolled weight matrix (input channels of a group for a transposed conv)."""
         w = self.weight
+        if self.mode == "conv_t":
+            return int(w.shape[0] // self.base.groups)
         return int(w[0].numel())
 
     def chunks(self) -> list[tuple[int, int]]:
-        """Input-channel (conv) or input-feature (linear) ranges read by one analog step each."""
+        """Input-channel (conv, group-local) or input-feature (linear) ranges read by one analog step each."""
         w = self.weight
-        per = int(w[0, 0].numel()) if self.is_conv else 1  # rows per input channel (kernel size)
-        width = w.shape[1]
+        per = int(w[0, 0].numel()) if self.mode == "conv" else 1  # rows per input channel (kernel size)
+        width = self.fan_in if self.mode == "conv_t" else w.shape[1]
         step = max(1, self.cfg.rows_per_read // per)
         return [(a, min(a + step, width)) for a in range(0, width, step)]
 
@@ -187,23 +220,44 @@ class IMCLayer(nn.Module):
             return x
         return ni.quantise(x, self.cfg.in_bits, self.in_bound, signed=bool(self.in_signed))
 
-    def _partial(self, x: Tensor, w: Tensor, a: int, b: int) -> Tensor:
+    def _partial(self, x: Tensor, w: Tensor, a: int, b: int, out_pad: Any = 0) -> Tensor:
         base = self.base
         if not self.is_conv:
             return F.linear(x[..., a:b], w[:, a:b])
-        conv = F.conv2d if isinstance(base, nn.Conv2d) else F.conv1d
+        nd = len(base.kernel_size)
+        if self.mode == "conv":
+            conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+            pad = base.padding if base.padding_mode == "zeros" else 0
+            if base.groups == 1:
+                return conv(x[:, a:b], w[:, a:b], None, base.stride, pad, base.dilation, 1)
+            mask = torch.zeros(w.shape[1], dtype=w.dtype, device=w.device)
+            mask[a:b] = 1.0
+            return conv(x, w * mask.view(1, -1, *([1] * nd)), None, base.stride, pad, base.dilation, base.groups)
+        conv_t = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[nd - 1]
         if base.groups == 1:
-            return conv(x[:, a:b], w[:, a:b], None, base.stride, base.padding, base.dilation, 1)
-        mask = torch.zeros(w.shape[1], dtype=w.dtype, device=w.device)
-        mask[a:b] = 1.0
-        w_chunk = w * mask.view(1, -1, *([1] * (w.dim() - 2)))
-        return conv(x, w_chunk, None, base.stride, base.padding, base.dilation, base.groups)
+            return conv_t(x[:, a:b], w[a:b], None, base.stride, base.padding, out_pad, 1, base.dilation)
+        local = torch.arange(w.shape[0], device=w.device) % self.fan_in  # group-local input channel
+        mask = ((local >= a) & (local < b)).to(w.dtype)
+        return conv_t(x, w * mask.view(-1, *([1] * (nd + 1))), None, base.stride, base.padding, out_pad,
+                      base.groups, base.dilation)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Quantised input, per-read partial sums through the ADC, digital accumulation, bias."""
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        """Quantised input, per-read partial sums through the ADC, digital accumulation, bias.
+        ``output_size`` is a transposed convolution's optional target size, as in torch."""
+        base = self.base
+        unbatched = self.is_conv and x.dim() == len(base.kernel_size) + 1
+        if unbatched:
+            x = x.unsqueeze(0)
         x = self._quant_in(x)
+        out_pad: Any = 0
+        if self.mode == "conv" and base.padding_mode != "zeros":  # reflect/replicate/circular: pad, then conv
+            x = F.pad(x, base._reversed_padding_repeated_twice, mode=base.padding_mode)
+        elif self.mode == "conv_t":
+            nd = len(base.kernel_size)
+            out_pad = base._output_padding(x, output_size, list(base.stride), list(base.padding),
+                                           list(base.kernel_size), nd, list(base.dilation))
         w = self.effective_weight()
-        parts = [self._partial(x, w, a, b) for a, b in self.chunks()]
+        parts = [self._partial(x, w, a, b, out_pad) for a, b in self.chunks()]
         if self.observe:
             with torch.no_grad():
                 for p in parts:
@@ -222,10 +276,11 @@ class IMCLayer(nn.Module):
             y = p if y is None else y + p
         if self._w_eff is not None and not self.training:  # drift compensation applies to programmed cells
             y = y * self.alpha
-        if self.base.bias is not None:
+        bias = base.bias
+        if bias is not None:
             shape = (1, -1) + (1,) * (y.dim() - 2) if self.is_conv else (-1,)
-            y = y + self.base.bias.view(shape)
-        return y
+            y = y + bias.view(shape)
+        return y.squeeze(0) if unbatched else y
 
     def extra_repr(self) -> str:
         c = self.cfg
@@ -246,33 +301,30 @@ class ConversionReport:
         return {"simulated": list(self.simulated), "digital": dict(self.digital)}
 
 
-_DIGITAL_REASONS = {
-    nn.MultiheadAttention: "attention: dynamic matmuls run on the digital units",
-    nn.Embedding: "embedding lookup: read digitally",
-    nn.ConvTranspose1d: "transposed convolution: not simulated",
-    nn.ConvTranspose2d: "transposed convolution: not simulated",
-    nn.Conv3d: "3-D convolution: not simulated",
-}
-
-
 def _digital_reason(m: nn.Module) -> str | None:
-    for cls, why in _DIGITAL_REASONS.items():
-        if isinstance(m, cls):
-            return why
+    if isinstance(m, nn.Embedding):
+        return "embedding lookup: read digitally"
     if isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
         return "normalisation: digital units"
-    if any(True for _ in m.parameters(recurse=False)) and not isinstance(m, SUPPORTED):
-        return f"{type(m).__name__}: no crossbar model, left digital"
+    if any(True for _ in m.parameters(recurse=False)):
+        return f"{type(m).__name__}: no crossbar model, its weights are used digitally"
     return None
 
 
 def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[str, int]] | None = None,
             clip_quantile: float = 0.999, inplace: bool = False) -> tuple[nn.Module, ConversionReport]:
-    """Replace Conv1d/Conv2d/Linear layers by simulated IMC layers configured from ``chip``.
+    """Replace the layers of :func:`imcnas.workload.analog_layers` (the ones the cost model prices on
+    crossbars) by simulated IMC layers configured from ``chip``: Linear and convolutions by
+    :class:`IMCLayer`, ``nn.MultiheadAttention`` and LSTM/GRU/RNN (and cells) by composites whose weight
+    matmuls are IMCLayers.
 
-    ``layer_bits`` maps layer names to per-layer ``weights``/``inputs``/``adc`` bits. Returns the converted
-    model (a copy unless ``inplace``) and a report of simulated and digital layers.
+    ``layer_bits`` maps layer names to per-layer ``weights``/``inputs``/``adc`` bits; a composite's own path
+    sets all its matmuls, ``<path>.<matmul>`` (the cost model's op name, e.g. ``attn.q_proj``,
+    ``rnn.weight_hh_l0``) one of them. Returns the converted model (a copy unless ``inplace``) and a report
+    of simulated and digital layers.
     """
+    from imcnas.accuracy.composite import COMPOSITES, matmul_names
+
     if isinstance(chip, str):
         from imcnas.hardware.spec import load_chip
 
@@ -281,39 +333,35 @@ def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[st
         raise ConfigError(f"convert: expected a Chip or a preset name, got {type(chip).__name__}")
     model = model if inplace else copy.deepcopy(model)
     layer_bits = dict(layer_bits or {})
+    analog = analog_layers(model)
     names = {n for n, _ in model.named_modules()}
+    for path, kind in analog.items():
+        names |= {f"{path}.{sub}" if path else sub for sub in matmul_names(model.get_submodule(path), kind)}
     missing = sorted(set(layer_bits) - names)
     if missing:
         raise ConfigError(f"layer bits: no layer named '{missing[0]}' in the model")
     report = ConversionReport()
-    if _simulable(model):  # a bare layer: the root itself is replaced
+
+    def simulated(path: str, m: nn.Module, kind: str) -> nn.Module:
+        def cfg(sub: str) -> LayerConfig:
+            key = f"{path}.{sub}" if path and sub else (path or sub)
+            return layer_config(chip, layer_bits.get(key, layer_bits.get(path)), clip_quantile)
+        return IMCLayer(m, cfg("")) if kind in ("linear", "conv") else COMPOSITES[kind](m, cfg)
+
+    if "" in analog:  # a bare layer: the root itself is replaced
         report.simulated.append("")
-        return IMCLayer(model, layer_config(chip, layer_bits.get(""), clip_quantile)), report
-    skip_under: list[str] = []
-    for name, m in list(model.named_modules()):
-        if not name or any(name.startswith(p + ".") for p in skip_under):
-            continue
-        if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
-            report.digital[name] = f"padding_mode={m.padding_mode}: not simulated"
-        elif _simulable(m):
-            _set_child(model, name, IMCLayer(m, layer_config(chip, layer_bits.get(name), clip_quantile)))
-            report.simulated.append(name)
-            skip_under.append(name)
-        else:
+        return simulated("", model, analog[""]), report
+    for path, kind in analog.items():
+        _set_child(model, path, simulated(path, model.get_submodule(path), kind))
+        report.simulated.append(path)
+    for name, m in model.named_modules():
+        if name and not any(name == p or name.startswith(p + ".") for p in analog):
             why = _digital_reason(m)
             if why:
                 report.digital[name] = why
-                if isinstance(m, nn.MultiheadAttention):
-                    skip_under.append(name)
+        if isinstance(m, nn.TransformerEncoder):  # torch's nested-tensor fast path would skip the simulation
+            m.use_nested_tensor = False
     return model, report
-
-
-def _simulable(m: nn.Module) -> bool:
-    """Conv1d/Conv2d (zero padding) and Linear, except the projection inside nn.MultiheadAttention, which
-    torch calls functionally."""
-    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
-        return False
-    return isinstance(m, SUPPORTED) and not isinstance(m, nn.modules.linear.NonDynamicallyQuantizableLinear)
 
 
 def _set_child(model: nn.Module, dotted: str, new: nn.Module) -> None:
@@ -323,9 +371,19 @@ def _set_child(model: nn.Module, dotted: str, new: nn.Module) -> None:
 
 
 def imc_layers(model: nn.Module) -> Iterator[tuple[str, IMCLayer]]:
-    """The simulated layers of a converted model, in order."""
+    """The simulated matmuls of a converted model, in order (a composite's, e.g. ``attn.q_proj``, included)."""
     for name, m in model.named_modules():
         if isinstance(m, IMCLayer):
+            yield name, m
+
+
+def simulated_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """The outermost simulated modules of a converted model (IMCLayers and composites), each with the
+    original module in ``.base``; the paths are those of :func:`imcnas.workload.analog_layers`."""
+    done: list[str] = []
+    for name, m in model.named_modules():
+        if getattr(m, "imc_simulated", False) and not any(p == "" or name.startswith(p + ".") for p in done):
+            done.append(name)
             yield name, m
 
 

@@ -220,7 +220,9 @@ def accuracy(model: nn.Module, data: Dataset, split: str = "test", batch_size: i
 def _digital_copy(net: nn.Module) -> nn.Module:
     """The floating-point network inside a converted one (simulated layers unwrapped)."""
     plain = copy.deepcopy(net)
-    for name, m in list(L.imc_layers(plain)):
+    for name, m in list(L.simulated_modules(plain)):
+        if not name:
+            return m.base
         L._set_child(plain, name, m.base)
     return plain
 

@@ -60,10 +60,13 @@ def analog_layers(model: nn.Module) -> dict[str, str]:
     ("" when ``model`` itself is one). Modules inside an analog module (e.g. the ``out_proj`` of
     ``nn.MultiheadAttention``) belong to it and are not listed."""
     found: dict[str, str] = {}
+    claimed: list[str] = []  # analog or already simulated modules: their insides are theirs
     for name, m in model.named_modules():
-        if any(name.startswith(p + ".") or p == "" for p in found):
+        if any(p == "" or name.startswith(p + ".") for p in claimed):
             continue
         kind = analog_kind(m)
         if kind is not None:
             found[name] = kind
+        if kind is not None or getattr(m, "imc_simulated", False):
+            claimed.append(name)
     return found
