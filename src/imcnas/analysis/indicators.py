@@ -26,7 +26,8 @@ Vector = Union[Sequence[float], np.ndarray]
 Bounds = tuple[Vector, Vector]
 
 __all__ = ["STUDY_HV_DEFINITION", "STUDY_HV_REF", "Bounds", "front_bounds", "front_hypervolume", "hv_history",
-           "hypervolume", "igd", "normalize", "reference_point", "study_bounds", "study_hv_history", "study_hypervolume"]
+           "hypervolume", "igd", "normalize", "reference_point", "study_bounds", "study_hv_history",
+           "study_hypervolume"]
 
 STUDY_HV_REF = 1.1  # the reference point of study_hypervolume, in every normalised objective
 STUDY_HV_DEFINITION = (

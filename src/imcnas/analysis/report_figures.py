@@ -117,7 +117,7 @@ def pairwise_figure(res: StudyResults, front: Sequence[Trial], cols: int = 3) ->
         fig.update_yaxes(title_text=metric_label(ms[j]), row=r, col=c)
     fig.update_layout(height=max(650, 230 * rows + 120) if cols == 1 else 330 * rows + 120, template="plotly_white",
                       hoverlabel=dict(align="left"), margin=dict(l=70, r=20, t=60, b=50),
-                      title="Pairwise 2-D projections (front of all objectives in red)",
+                      title="Pairwise 2-D projections (red: the front)",
                       legend=dict(orientation="h", yanchor="top", y=-0.3 / rows))
     return fig
 
