@@ -42,6 +42,15 @@ def _fmt(x: float) -> str:
     return f"{x:,.4g}"
 
 
+def _warn_unsupported(d: dict[str, Any]) -> None:
+    """One warning line on stderr when the workload holds ops the cost model cannot price."""
+    names = d.get("unsupported") or []
+    if names:
+        shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
+        err.print(f"[yellow]warning:[/] {len(names)} unsupported op(s) priced as one digital op per output element "
+                  f"(a lower bound): {shown}", markup=True, highlight=False, soft_wrap=True)
+
+
 def _print_report(d: dict[str, Any]) -> None:
     head = Table(title=f"{d['workload']} on {d['chip']}", show_header=False)
     rows = [("energy / inference", f"{d['energy_pj'] * 1e-6:,.4g} uJ"),
@@ -71,6 +80,27 @@ def _print_report(d: dict[str, Any]) -> None:
                     f"{L['crossbars']:,.0f}", f"{L['duplication']:.0f}", f"{L['utilization']:.0%}",
                     _fmt(L["energy_pj"] * 1e-6), _fmt(L["latency_ns"] * 1e-3), _fmt(L["area_mm2"]))
     out.print(lay)
+    kinds: dict[str, list[float]] = {}
+    for o in d.get("ops", []):
+        k = kinds.setdefault(o["kind"], [0, 0.0, 0.0])
+        k[0], k[1], k[2] = k[0] + 1, k[1] + o["macs"], k[2] + o["elements"]
+    ops = Table(title="operations by kind (crossbar / dynamic / digital / unsupported)")
+    for col in ("kind", "ops", "MACs", "output elements"):
+        ops.add_column(col, justify="left" if col == "kind" else "right")
+    for kind in ("crossbar", "dynamic", "digital", "unsupported"):
+        if kind in kinds:
+            n, macs, el = kinds[kind]
+            ops.add_row(kind, f"{n:,.0f}", f"{macs:,.0f}", f"{el:,.0f}")
+    out.print(ops)
+    bad = [o for o in d.get("ops", []) if o["kind"] == "unsupported"]
+    if bad:
+        t = Table(title="unsupported ops (not priced faithfully)")
+        for col in ("op", "module", "reason"):
+            t.add_column(col)
+        for o in bad:
+            t.add_row(o["name"], o["module"], o.get("reason", ""))
+        out.print(t)
+    _warn_unsupported(d)
 
 
 @app.command()
@@ -88,6 +118,7 @@ def estimate(
     report = _estimate(model, chip).to_dict()
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        _warn_unsupported(report)
     else:
         _print_report(report)
 

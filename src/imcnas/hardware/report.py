@@ -25,6 +25,9 @@ class CostReport:
     energy_breakdown_pj: dict[str, float]
     area_breakdown_mm2: dict[str, float]
     layers: list[dict[str, Any]] = field(default_factory=list)
+    # every op with its kind (crossbar / dynamic / digital / unsupported), ``Workload.op_table``
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # ops the tracer could not price (``Workload.unsupported``)
 
     def __getattr__(self, name: str) -> float:
         totals = self.__dict__.get("totals", {})
@@ -33,11 +36,12 @@ class CostReport:
         raise AttributeError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict: headline keys at the top, ``breakdown`` and ``layers`` below."""
+        """JSON-able dict: headline keys at the top, ``breakdown``, ``layers`` (crossbar layers), ``ops`` (every
+        op with its kind: crossbar / dynamic / digital / unsupported) and ``unsupported`` (op names) below."""
         return {
             "chip": self.chip, "workload": self.workload, **self.totals,
             "breakdown": {"energy_pj": self.energy_breakdown_pj, "area_mm2": self.area_breakdown_mm2},
-            "layers": self.layers,
+            "layers": self.layers, "ops": self.ops, "unsupported": self.unsupported,
         }
 
 
@@ -155,7 +159,7 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
         chip=chip.display_name, workload=work.name, totals=tot,
         energy_breakdown_pj={k: float(p["energy"][k][0, 0]) for k in ENERGY_COMPONENTS},
         area_breakdown_mm2={k: float(p["area"][k][0, 0] * 1e-6) for k in AREA_COMPONENTS},
-        layers=layers,
+        layers=layers, ops=work.op_table(), unsupported=list(work.unsupported),
     )
 
 
