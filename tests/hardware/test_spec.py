@@ -277,3 +277,13 @@ def test_missing_yaml_file(tmp_path: Path, name: str) -> None:
     msg = config_error(path)
     assert "missing" in msg and "not found" in msg
     assert config_error(str(path)) == msg
+
+
+def test_a_hardware_field_written_twice_is_an_error(tmp_path) -> None:
+    from imcnas.errors import ConfigError
+    from imcnas.hardware import load_chip
+
+    path = tmp_path / "chip.yaml"
+    path.write_text("base: pcm-14nm\nadc:\n  bits: 6\n  bits: 4\n")
+    with pytest.raises(ConfigError, match=r"chip.yaml: line 4: key 'bits' appears twice"):
+        load_chip(path)

@@ -63,6 +63,7 @@ def test_ctrl_c_keeps_finished_trials_marks_running_ones_and_resume_finishes(tmp
     cfg, out = _write(tmp_path, d), tmp_path / "run"
     cmd = [sys.executable, "-m", "imcnas.cli", "search", str(cfg), "--out", str(out), "-q"]
     res, took = _interrupt(cmd, out, after_rows=2)
+    print(f"stopped {took:.2f} s after SIGINT ({executor} executor)")
     assert res.returncode == 130, res.stderr
     assert took < 10, f"took {took:.1f} s to stop after SIGINT"
     assert "Traceback" not in res.stderr

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from imcnas.yamlio import load_yaml
 from imcnas.errors import ConfigError, UnknownNameError
 from imcnas.hardware.devices import DEVICE_PRESETS, device_defaults
 from imcnas.hardware.layout import cells_per_weight, check_layout
@@ -397,9 +398,10 @@ def display_name(chip: Chip) -> str:
 # ------------------------------------------------------------------------------------------------ files
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: cannot read YAML: {str(err).splitlines()[0]}") from None
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read: {err}") from None
+    data = load_yaml(text, str(path))  # strict: a field written twice is an error, not the last one
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of hardware fields at the top level")
     return data
