@@ -327,6 +327,9 @@ def test_parallel_coordinates_map_categories(tmp_path: Path) -> None:
     trials = [Trial(i, {"arch.act": acts[i], "arch.width": 4 * (i + 1), "hw.crossbar.rows": 128, "train.lr": 10.0 ** -i,
                         "arch.skip": i % 2 == 0},
                     {"accuracy": 90.0 + i, "energy_pj": 1e4 * (5 - i) ** 2}, TrialState.COMPLETE, {}) for i in range(5)]
+    fcs = (128, 64, 256)  # a conditional key: absent in the last two trials
+    trials = [Trial(t.number, {**t.sample, **({"arch.fc": fcs[t.number]} if t.number < 3 else {})}, t.values,
+                    t.state, t.info) for t in trials]
     trials.append(Trial(5, dict(trials[0].sample), dict(trials[0].values), TrialState.COMPLETE, {"duplicate_of": 0}))
     res = StudyResults(tmp_path, {}, ms, trials)
     fig, skipped = rf.parallel_figure(res, report_front(res))
@@ -336,6 +339,8 @@ def test_parallel_coordinates_map_categories(tmp_path: Path) -> None:
     assert list(dims["arch.act"].ticktext) == ["gelu", "relu", "silu"]
     assert list(dims["arch.act"].values) == [1, 0, 1, 2, 0]  # five trials: the duplicate is left out
     assert list(dims["arch.skip"].ticktext) == ["False", "True"]
+    assert list(dims["arch.fc"].ticktext) == ["64", "128", "256", "n/a"]  # numbers in order, then the missing
+    assert list(dims["arch.fc"].values) == [1, 0, 2, 3, 3]
     assert "log10(train.lr)" in dims and list(dims["log10(train.lr)"].values) == [0, -1, -2, -3, -4]
     assert list(dims["arch.width"].tickvals) == [4, 8, 12, 16, 20]
     assert "accuracy at 1 d [%]" in dims and "energy_pj [pJ]" in dims

@@ -246,10 +246,11 @@ def _dimension(key: str, values: list[Any]) -> dict[str, Any] | None:
         if len(levels) <= 12:  # a few levels (a choice, a small int range): tick each one
             return dict(label=key, values=xs, tickvals=levels, ticktext=[f"{x:g}" for x in levels])
         return dict(label=key, values=xs)
-    cats = sorted(set(map(repr, present)), key=lambda r: next(str(v) for v in present if repr(v) == r))
+    first = {repr(v): v for v in reversed(present)}
+    cats = sorted(first, key=lambda r: (0, float(first[r]), "") if _is_number(first[r]) else (1, 0.0, str(first[r])))
     if len(present) < len(values):
         cats.append(repr(None))
-    names = {r: next((str(v) for v in present if repr(v) == r), "n/a") for r in cats}
+    names = {r: str(first[r]) if r in first else "n/a" for r in cats}
     if len(cats) > 40:
         return None  # too many distinct values to read as categories
     index = {r: i for i, r in enumerate(cats)}
