@@ -229,7 +229,11 @@ def search(
     cfg = load_config(config, set_ or [])
     target = Path(out_dir) if out_dir else _fresh_dir(Path("runs") / cfg.name, resume)
     display = SearchDisplay(cfg.formulation_obj().metrics, err)
-    study = Study(cfg, target, resume=resume, progress=None if quiet else display)
+    try:
+        study = Study(cfg, target, resume=resume, progress=None if quiet else display)
+    except KeyboardInterrupt:
+        err.print("[bold yellow]interrupted before the first trial[/]; nothing was evaluated", highlight=False)
+        raise typer.Exit(code=130) from None
     try:
         if quiet:
             status = study.run()
