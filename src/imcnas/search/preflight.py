@@ -4,7 +4,7 @@
 description, every ``bits.*`` value and per-layer index, every ``train.*`` value, builds the space's default
 design and prices it with the cost model (so an untraceable model or an operation the cost model cannot
 price is reported here, not as a failed trial). Any problem is a one-line :class:`ConfigError` naming the
-YAML path (``space.params.hw.adc.bitz: ...``). It takes well under a second for the built-in families.
+YAML path (``space.params.hw.adc.bitz: ...``). It takes about a second for the built-in families.
 """
 from __future__ import annotations
 
