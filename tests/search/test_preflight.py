@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 import yaml
+from torch import nn
 from typer.testing import CliRunner
 
 from imcnas.cli import app
 from imcnas.config import config_from_dict
+from imcnas.errors import ConfigError
 from imcnas.search.preflight import default_sample, preflight
 from imcnas.space.build import search_space
+from imcnas.space.params import Choice
 
 from tests.conftest import CLI_ENV as ENV, assert_user_error
 from tests.search.test_study import tiny
@@ -83,3 +86,46 @@ def test_a_run_whose_trials_all_fail_exits_non_zero_with_the_reasons(tmp_path: P
     assert "all 2 evaluated trials failed; most common reasons: 2x" in res.stderr
     assert "diverged" in res.stderr or "loss became" in res.stderr
     assert "Traceback" not in res.output
+
+
+class _Pairwise(nn.Module):
+    """A network with an nn.Bilinear layer, which the cost model cannot price."""
+
+    def __init__(self, classes: int) -> None:
+        super().__init__()
+        self.flat = nn.Flatten()
+        self.pair = nn.Bilinear(64, 64, 16)
+        self.head = nn.Linear(16, classes)
+
+    def forward(self, x):
+        z = self.flat(x)
+        return self.head(self.pair(z, z))
+
+
+class _PairwiseFamily:
+    name = "pairwise-test"
+
+    def default_space(self, input_shape, num_classes):
+        return {"arch.unused": Choice((1, 2))}
+
+    def build(self, arch, input_shape, num_classes):
+        return _Pairwise(num_classes)
+
+    def max_layers(self, input_shape, num_classes):
+        return 2
+
+
+def test_a_network_the_cost_model_cannot_price_is_refused_unless_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imcnas.space.families.base import _registry
+
+    monkeypatch.setitem(_registry(), "pairwise-test", _PairwiseFamily())  # removed again after the test
+    d = {"model": {"family": "pairwise-test"}, "space": {"params": {"bits.weights": {"choice": [4, 8]}}},
+         "training": {"epochs": 1, "device": "cpu"}}
+    cfg = config_from_dict(d)
+    space = search_space(cfg, (1, 8, 8), 10)
+    with pytest.raises(ConfigError, match=r"model: the cost model cannot price 1 operation.*pair.*"
+                                          r"model.ignore_unsupported: true"):
+        preflight(cfg, space, (1, 8, 8), 10)
+    d["model"]["ignore_unsupported"] = True
+    found = preflight(config_from_dict(d), space, (1, 8, 8), 10)
+    assert found["values"]["energy_pj"] > 0
