@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from imcnas.analysis.indicators import front_hypervolume
-from imcnas.analysis.pareto import as_matrix, complete_trials, front_trials
+from imcnas.analysis.indicators import study_hypervolume
+from imcnas.analysis.pareto import front_trials
 from imcnas.search.objectives import Metric
 from imcnas.search.study import StudyStatus
 from imcnas.search.trial import Trial
@@ -24,13 +24,10 @@ def _front(trials: Sequence[Trial], metrics: Sequence[Metric]) -> list[Trial]:
 
 
 def current_hv(trials: Sequence[Trial], metrics: Sequence[Metric]) -> float:
-    """Hypervolume of the current front, objectives min-max normalised over the complete trials, reference
-    point 1.1 in every normalised objective (so it lies in [0, 1.1^m])."""
-    done = complete_trials(trials, metrics)
-    if not done:
-        return 0.0
-    pts = as_matrix(done, metrics)
-    return front_hypervolume(done, metrics, ref=[1.1] * len(metrics), bounds=(pts.min(axis=0), pts.max(axis=0)))
+    """The study hypervolume of :func:`imcnas.analysis.indicators.study_hypervolume`, the number the report
+    shows: objectives min-max normalised over the complete trials, reference point 1.1 in each (so it lies in
+    [0, 1.1^m]). During a run the normalisation follows the trials so far, so it can move either way."""
+    return study_hypervolume(trials, metrics)
 
 
 class SearchDisplay:

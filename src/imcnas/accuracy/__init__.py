@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from imcnas.accuracy.data import Dataset, dataset_descriptions, default_data_root, list_datasets, load_dataset, \
     register_dataset
-from imcnas.accuracy.layers import ConversionReport, IMCLayer, calibrate, convert, imc_layers, program, reset, \
-    set_time
+from imcnas.accuracy.layers import IMCLayer  # first: it re-exports imcnas.accuracy.convert at its end
+from imcnas.accuracy.convert import ConversionReport, calibrate, convert, imc_layers, program, reset, set_time  # noqa: I001
 from imcnas.accuracy.prune import PruneConfig, PruneReport, make_permanent, prune
 # the training function stays in imcnas.accuracy.train (exporting it here would hide that module)
 from imcnas.accuracy.train import AccuracyResult, EvalConfig, TrainConfig, TrainResult, accuracy, evaluate, \

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from imcnas.accuracy import layers as L
+from imcnas.accuracy.convert import set_child
 from imcnas.accuracy.data import Dataset
 from imcnas.errors import ConfigError
 from imcnas.hardware.spec import Chip
@@ -223,7 +224,7 @@ def _digital_copy(net: nn.Module) -> nn.Module:
     for name, m in list(L.simulated_modules(plain)):
         if not name:
             return m.base
-        L._set_child(plain, name, m.base)
+        set_child(plain, name, m.base)
     return plain
 
 
