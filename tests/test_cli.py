@@ -122,6 +122,22 @@ def test_estimate_json_names_the_variant() -> None:
     assert json.loads(result.stdout)["chip"] == "pcm-14nm[adc.bits=6,crossbar.rows=128]"
 
 
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_estimate_tables_cut_no_layer_or_chip_name(columns: str) -> None:
+    from typer.testing import CliRunner
+
+    from imcnas.cli import app
+
+    result = CliRunner().invoke(app, ["estimate", "resnet18", "-H", "pcm-14nm", "--set", "adc.bits=6"],
+                                env={**CLI_ENV, "COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    assert "resnet18 on pcm-14nm[adc.bits=6]" in result.stdout  # not eaten as rich markup
+    assert "…" not in result.stdout
+    for name in ("layer2.0.downsample.0", "layer4.1.conv2", "fc"):
+        assert any(line.strip().startswith((name + ":", "│ " + name + " ")) for line in result.stdout.splitlines()), name
+    assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= int(columns)
+
+
 def test_estimate_yaml_hardware(tmp_path: Path, vgg8_report: dict) -> None:
     path = tmp_path / "chip.yaml"
     path.write_text(run("hardware", "show", "neurosim-sram-22nm").stdout)

@@ -13,6 +13,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from imcnas.errors import ConfigError, ImcnasError
 
@@ -51,8 +52,32 @@ def _warn_unsupported(d: dict[str, Any]) -> None:
                   f"(a lower bound): {shown}", markup=True, highlight=False, soft_wrap=True)
 
 
+def _print_layers(layers: list[dict[str, Any]]) -> None:
+    """The crossbar layers: a table on terminals of 120 columns or more, else one wrapped line per layer (so
+    names and shapes are never cut)."""
+    def cells(L: dict[str, Any]) -> list[str]:
+        return [f"{L['rows']}x{L['cols']}x{L['groups']}", f"{L['vectors']:,.0f}", f"{L['crossbars']:,.0f}",
+                f"{L['duplication']:.0f}", f"{L['utilization']:.0%}", _fmt(L["energy_pj"] * 1e-6),
+                _fmt(L["latency_ns"] * 1e-3), _fmt(L["area_mm2"])]
+
+    heads = ["rows x cols x groups", "vectors", "crossbars", "dup", "util", "energy (uJ)", "latency (us)",
+             "area (mm^2)"]
+    if out.width < 120:
+        out.print("[bold]crossbar layers[/] (" + ", ".join(heads) + ")", highlight=False)
+        for L in layers:
+            out.print(Text(f"{L['name']}: " + "  ".join(cells(L)), overflow="fold"), highlight=False)
+        return
+    lay = Table(title="crossbar layers")
+    lay.add_column("layer", overflow="fold")
+    for col in heads:
+        lay.add_column(col, justify="right", no_wrap=True)
+    for L in layers:
+        lay.add_row(escape(L["name"]), *cells(L))
+    out.print(lay)
+
+
 def _print_report(d: dict[str, Any]) -> None:
-    head = Table(title=f"{d['workload']} on {d['chip']}", show_header=False)
+    head = Table(title=escape(f"{d['workload']} on {d['chip']}"), show_header=False)
     rows = [("energy / inference", f"{d['energy_pj'] * 1e-6:,.4g} uJ"),
             ("latency (layer by layer)", f"{d['latency_ns'] * 1e-3:,.4g} us"),
             ("pipeline period", f"{d['period_ns'] * 1e-3:,.4g} us"),
@@ -71,15 +96,7 @@ def _print_report(d: dict[str, Any]) -> None:
     for k in sorted(set(e) | set(a), key=lambda k: -e.get(k, 0)):
         comp.add_row(k, _fmt(e[k] * 1e-6) if k in e else "-", _fmt(a[k]) if k in a else "-")
     out.print(comp)
-    lay = Table(title="crossbar layers")
-    for col in ("layer", "rows x cols x groups", "vectors", "crossbars", "dup", "util", "energy (uJ)", "latency (us)",
-                "area (mm^2)"):
-        lay.add_column(col, justify="left" if col == "layer" else "right")
-    for L in d["layers"]:
-        lay.add_row(L["name"], f"{L['rows']}x{L['cols']}x{L['groups']}", f"{L['vectors']:,.0f}",
-                    f"{L['crossbars']:,.0f}", f"{L['duplication']:.0f}", f"{L['utilization']:.0%}",
-                    _fmt(L["energy_pj"] * 1e-6), _fmt(L["latency_ns"] * 1e-3), _fmt(L["area_mm2"]))
-    out.print(lay)
+    _print_layers(d["layers"])
     kinds: dict[str, list[float]] = {}
     for o in d.get("ops", []):
         k = kinds.setdefault(o["kind"], [0, 0.0, 0.0])
@@ -98,7 +115,7 @@ def _print_report(d: dict[str, Any]) -> None:
         for col in ("op", "module", "reason"):
             t.add_column(col)
         for o in bad:
-            t.add_row(o["name"], o["module"], o.get("reason", ""))
+            t.add_row(escape(o["name"]), escape(o["module"]), escape(o.get("reason", "")))
         out.print(t)
     _warn_unsupported(d)
 
