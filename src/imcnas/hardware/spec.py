@@ -1,26 +1,25 @@
 """The hardware description: one validated record that both the cost model and (later) the accuracy
-simulation read. Unknown keys are rejected with their path; ranges are physical limits, not preferences."""
+simulation read. Unknown keys are rejected with their path; ranges are physical limits, not preferences.
+
+Loading (presets, hardware files, ``--set`` overrides) lives in ``loading`` and display names in ``naming``;
+both are re-exported here, so ``from imcnas.hardware.spec import load_chip`` keeps working."""
 from __future__ import annotations
 
-import copy
-import functools
-import hashlib
 import math
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from imcnas.yamlio import load_yaml
-from imcnas.errors import ConfigError, UnknownNameError
+from imcnas.errors import ConfigError
 from imcnas.hardware.devices import DEVICE_PRESETS, device_defaults
 from imcnas.hardware.layout import cells_per_weight, check_layout
 
-PRESET_DIR = Path(__file__).parent / "presets"
+__all__ = ["ADC", "ESSENTIAL_FIELDS", "NAME_LIMIT", "NODE_RANGE_NM", "PRESET_DIR", "Activity", "Buffers",
+           "Calibration", "Chip", "Crossbar", "Device", "Digital", "Hierarchy", "Inputs", "Interconnect", "Mapping",
+           "Noise", "Technology", "Weights", "apply_overrides", "chip_data", "chip_diff", "chip_from_dict",
+           "display_name", "list_presets", "load_chip", "parse_override"]
+
 NODE_RANGE_NM = (1.0, 130.0)  # NeuroSim V1.4 Technology.cpp tabulates 130 ... 1 nm
-NAME_LIMIT = 48  # display names longer than this list their changes as a count and a hash
-ESSENTIAL_FIELDS = (("device", "type"), ("technology", "node_nm"))  # a hardware file must name these (or base:)
 
 
 class _Strict(BaseModel):
@@ -305,233 +304,7 @@ def chip_from_dict(data: dict[str, Any], origin: str = "hardware") -> Chip:
         raise ConfigError(_format_validation(err, origin)) from None
 
 
-def list_presets() -> list[str]:
-    """Names of the built-in chip presets."""
-    return list(_preset_names())
-
-
-@functools.lru_cache(maxsize=1)
-def _preset_names() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
-
-
-@functools.lru_cache(maxsize=None)
-def _preset_data(name: str) -> dict[str, Any]:
-    """A preset's YAML as read (cached; callers copy it)."""
-    return _complete_file_data(PRESET_DIR / f"{name}.yaml")
-
-
-@functools.lru_cache(maxsize=None)
-def _preset_chip(name: str) -> Chip:
-    """A preset as a Chip (cached, internal: the reference that display names are diffed against)."""
-    return chip_from_dict(copy.deepcopy(_preset_data(name)), f"preset {name}")
-
-
-# ------------------------------------------------------------------------------------------------ names
-def _flatten(model: BaseModel, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
-    for key, value in model.__dict__.items():
-        if isinstance(value, BaseModel):
-            _flatten(value, f"{prefix}{key}.", out)
-        else:
-            out[prefix + key] = value
-    return out
-
-
-def chip_diff(chip: Chip, base: Chip) -> dict[str, Any]:
-    """Dotted fields (sorted) where ``chip`` differs from ``base``, name and source aside. When the device type
-    differs, the device is compared with that type's own preset (as a ``device.type`` override resets it)."""
-    mine, ref = {}, {}
-    for key, value in chip.__dict__.items():
-        if key in ("name", "source"):
-            continue
-        other = base.__dict__[key]
-        if isinstance(value, BaseModel):
-            if value.__dict__ == other.__dict__:
-                continue
-            if key == "device" and value.type != other.type:
-                other = Device(type=value.type)
-            _flatten(value, f"{key}.", mine)
-            _flatten(other, f"{key}.", ref)
-        elif value != other:
-            mine[key], ref[key] = value, other
-    if chip.device.type != base.device.type:
-        ref["device.type"] = base.device.type
-    missing = object()
-    return {k: mine[k] for k in sorted(mine) if mine[k] != ref.get(k, missing)}
-
-
-def _fmt_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    return str(value)
-
-
-def display_name(chip: Chip) -> str:
-    """A name that tells chips apart: the chip's name plus the fields that differ from the chip it was derived
-    from, sorted: ``pcm-14nm[adc.bits=6,crossbar.rows=256]``. The reference is the preset the chip is named
-    after (so chips built in Python with ``model_copy`` are named too), else the preset, file or Chip that
-    ``load_chip`` applied overrides to. When the result would be longer than ``NAME_LIMIT`` (48) characters,
-    the changes are given as their count and the first 8 hex digits of the SHA-1 of the full list:
-    ``pcm-14nm[7 fields #1a2b3c4d]`` (stable across runs and machines). A name that already carries a
-    ``[...]`` suffix, or a chip with no known reference, keeps its name."""
-    name = chip.name
-    if "[" in name:
-        return name
-    base = _preset_chip(name) if name in _preset_names() else chip._base
-    if base is None:
-        return name
-    diff = chip_diff(chip, base)
-    if not diff:
-        return name
-    body = ",".join(f"{k}={_fmt_value(v)}" for k, v in diff.items())
-    full = f"{name}[{body}]"
-    if len(full) <= NAME_LIMIT:
-        return full
-    return f"{name}[{len(diff)} fields #{hashlib.sha1(body.encode()).hexdigest()[:8]}]"
-
-
-# ------------------------------------------------------------------------------------------------ files
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from None
-    data = load_yaml(text, str(path))  # strict: a field written twice is an error, not the last one
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of hardware fields at the top level")
-    return data
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` merged into ``base`` (in place): sections merge field by field; a device of another type
-    replaces the base's device (it starts from its own type's preset, as a ``device.type`` override does)."""
-    for key, value in over.items():
-        old = base.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            if key == "device" and "type" in value and value["type"] != old.get("type"):
-                base[key] = copy.deepcopy(value)
-            else:
-                _merge(old, value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
-
-
-def _complete_file_data(path: Path) -> dict[str, Any]:
-    """A hardware file's fields, its ``base:`` (a preset name or another hardware file, relative to this one)
-    resolved. Without ``base:`` the file must name the essential fields (``ESSENTIAL_FIELDS``): a file that
-    gave only a crossbar would otherwise be a default chip nobody described. A file that also has an unknown
-    or out-of-range field gets that error first (it is the more specific)."""
-    data, missing = _file_data(path)
-    if missing:
-        chip_from_dict(copy.deepcopy(data), str(path))
-        raise ConfigError(missing)
-    return data
-
-
-def _file_data(path: Path, depth: int = 0) -> tuple[dict[str, Any], str | None]:
-    """A hardware file's fields with ``base:`` resolved, and the message naming a missing essential field."""
-    data = _read_yaml(path)
-    if "base" in data:
-        ref = data.pop("base")
-        if not isinstance(ref, str) or not ref.strip():
-            raise ConfigError(f"{path}: 'base' must name a preset or a hardware file, got {ref!r}")
-        if depth > 8:
-            raise ConfigError(f"{path}: 'base' files nest more than 8 deep (a cycle?)")
-        if ref in _preset_names():
-            merged, missing = copy.deepcopy(_preset_data(ref)), None
-        else:
-            other = Path(ref) if Path(ref).is_absolute() else path.parent / ref
-            if other.suffix not in (".yaml", ".yml") or not other.is_file():
-                raise UnknownNameError(f"base of {path}: hardware preset", ref, list(_preset_names()))
-            merged, missing = _file_data(other, depth + 1)
-        merged.pop("name", None)
-        return _merge(merged, data), missing
-    for section, key in ESSENTIAL_FIELDS:
-        part = data.get(section)
-        if not isinstance(part, dict) or key not in part:
-            return data, (f"{path}: missing '{section}.{key}': a hardware file names its device type and "
-                          f"technology node, or starts from a preset with 'base: PRESET' "
-                          f"(presets: {', '.join(_preset_names())})")
-    return data, None
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``path.to.field=value`` into its path and a YAML-parsed value."""
-    if "=" not in text:
-        raise ConfigError(f"override '{text}': expected path.to.field=value")
-    key, raw = text.split("=", 1)
-    if not key.strip():
-        raise ConfigError(f"override '{text}': empty field path")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"override '{text}': cannot parse the value '{raw}'") from None
-    return key.strip().split("."), value
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to a nested dict (in place) and return it."""
-    # a device type change resets the device section to that type's preset, so it is applied first and the
-    # other device overrides of the same call survive it
-    ordered = sorted(overrides, key=lambda t: 0 if t.replace(" ", "").startswith("device.type=") else 1)
-    for text in ordered:
-        path, value = parse_override(text)
-        node = data
-        for part in path[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"override '{text}': '{part}' is not a section")
-            node = child
-        if path == ["device", "type"] and isinstance(value, str) and node.get("type", "rram") != value:
-            node.clear()  # a new device type starts from its own preset, not the old device's numbers
-            # (the same type again changes nothing: device.type=pcm on a PCM chip keeps its device)
-        node[path[-1]] = value
-    return data
-
-
-def chip_data(spec: str | Path | Chip) -> tuple[dict[str, Any], str, Chip | None]:
-    """The fields of a preset name, hardware file or Chip as a fresh nested dict, the origin that errors name,
-    and the Chip that display names of its variants are diffed against (None: validate the dict for it).
-    A file without ``name`` is named after its stem."""
-    if isinstance(spec, Chip):
-        return spec.model_dump(exclude_none=True), spec.name, spec if spec._base is None else spec._base
-    path = Path(spec)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.exists():
-            raise ConfigError(f"{path}: hardware file not found")
-        data = _complete_file_data(path)
-        data.setdefault("name", path.stem)
-        return data, str(path), None
-    if str(spec) in _preset_names():
-        return copy.deepcopy(_preset_data(str(spec))), f"preset {spec}", _preset_chip(str(spec))
-    raise UnknownNameError("hardware preset", str(spec), list(_preset_names()))
-
-
-def load_chip(spec: str | Path | Chip, overrides: list[str] | None = None) -> Chip:
-    """A Chip from a preset name, a YAML path or a Chip, with optional ``path=value`` overrides.
-
-    A hardware file names at least ``device.type`` and ``technology.node_nm``, or starts from a preset (or
-    another file) with ``base: NAME`` and overrides its fields. The chip keeps its name (a file without one is
-    named after its stem); ``chip.display_name`` adds what the overrides changed."""
-    data, origin, base = chip_data(spec)
-    if not overrides:
-        chip = chip_from_dict(data, origin)
-        if isinstance(spec, Chip):
-            chip._base = spec._base
-        return chip
-    if base is None:
-        try:
-            base = chip_from_dict(copy.deepcopy(data), origin)
-        except ConfigError:
-            base = None  # an invalid file that the overrides repair: no reference to name the variant by
-    chip = chip_from_dict(apply_overrides(data, list(overrides)), origin)
-    chip._base = base
-    return chip
+# Re-exports (at the end: both modules import Chip from here). ``Chip.display_name`` calls ``display_name``.
+from imcnas.hardware.loading import (ESSENTIAL_FIELDS, PRESET_DIR, apply_overrides, chip_data,
+                                     list_presets, load_chip, parse_override)
+from imcnas.hardware.naming import NAME_LIMIT, chip_diff, display_name
