@@ -6,8 +6,8 @@ Key prefixes of a sample:
 - ``hw.<dotted field>``: a field of the hardware description, e.g. ``hw.crossbar.rows``, ``hw.adc.bits``,
   ``hw.device.type``, applied as ``--set`` overrides on the experiment's base chip;
 - ``bits.weights`` / ``bits.inputs``: precision of every crossbar layer; ``bits.weights.L<i>`` /
-  ``bits.inputs.L<i>``: of the i-th crossbar layer (Conv/Linear in module order; layers past the last
-  index given use the network-wide value, then the chip's). The cost model and the accuracy simulation both
+  ``bits.inputs.L<i>``: of the i-th crossbar layer (Linear and convolutions in module order, see
+  :func:`crossbar_layers`; layers past the last index given use the network-wide value, then the chip's). The cost model and the accuracy simulation both
   see these per-layer bits;
 - ``prune.method`` (magnitude | channel | xbar_rows | xbar_cols) and ``prune.ratio``: pruning applied at
   initialisation, masks kept through training (so the cost model sees the pruned structure before training);
@@ -28,9 +28,9 @@ from imcnas.errors import ConfigError, ImcnasError
 from imcnas.hardware.spec import Chip, load_chip
 from imcnas.space.families import build_model, get_family
 from imcnas.space.searchspace import SearchSpace
+from imcnas.workload.analog import analog_layers
 
 PREFIXES = ("arch.", "hw.", "bits.", "prune.", "train.")
-_CROSSBAR = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
 
 def search_space(cfg: ExperimentConfig, input_shape: tuple[int, ...], num_classes: int) -> SearchSpace:
@@ -90,8 +90,10 @@ class Candidate:
 
 
 def crossbar_layers(model: nn.Module) -> list[str]:
-    """Names of the Conv/Linear layers in module order (the ``L<i>`` of ``bits.*.L<i>``)."""
-    return [n for n, m in model.named_modules() if isinstance(m, _CROSSBAR)]
+    """Paths of the single-matrix analog layers (Linear and every convolution, in module order) of
+    :func:`imcnas.workload.analog_layers`: the ``L<i>`` of ``bits.*.L<i>``. Attention and recurrent modules,
+    whose several matmuls carry their own names, take the network-wide bits."""
+    return [n for n, kind in analog_layers(model).items() if kind in ("linear", "conv")]
 
 
 def _layer_bits(sample: Mapping[str, Any], names: list[str]) -> dict[str, dict[str, int]]:
