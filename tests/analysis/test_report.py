@@ -161,6 +161,8 @@ def test_exported_design_loads_back_and_estimates(study: tuple[Path, list[Trial]
         design = json.loads((folder / "design.json").read_text())
         assert design["sample"] == dict(t.sample) and design["values"]["accuracy"] == t.values["accuracy"]
         assert design["files"] == {"hardware": "hardware.yaml", "weights": "weights.pt", "model": "model.py"}
+        assert design["chip"] == chip.display_name and design["chip"].startswith(chip.name)  # preset + changes
+        assert f"chip {chip.display_name}" in (folder / "hardware.yaml").read_text().splitlines()[0]
         # model.py follows load_model's contract and carries the trained (pruning-folded) weights
         spec = f"{folder / 'model.py'}:model"
         model, x, _ = load_model(spec)

@@ -128,9 +128,10 @@ def _copy_weights(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _design_record(trial: Trial, res: StudyResults, files: dict[str, str], notes: list[str]) -> dict[str, Any]:
+def _design_record(trial: Trial, res: StudyResults, files: dict[str, str], notes: list[str],
+                   chip: str | None = None) -> dict[str, Any]:
     return {
-        "number": trial.number, "state": trial.state.value,
+        "number": trial.number, "state": trial.state.value, "chip": chip,
         "objectives": [{"name": m.key, "minimize": m.minimize} for m in res.metrics],
         "values": dict(trial.values), "sample": dict(trial.sample),
         "info": {k: trial.info[k] for k in INFO_KEYS if k in trial.info},
@@ -145,10 +146,16 @@ def export_design(res: StudyResults, trial: Trial, dest: Path) -> Path:
     files: dict[str, str] = {}
     notes: list[str] = []
     chip = design_chip(trial, res.config)
+    label = None
     hw = folder / "hardware.yaml"
     if chip is not None:
-        hw.write_text(f"# trial {trial.number} of {res.out_dir}\n" + yaml.safe_dump(chip, sort_keys=False))
+        from imcnas.hardware import chip_from_dict
+
+        label = chip_from_dict(dict(chip), f"trial {trial.number} chip").display_name  # preset + what differs
+        hw.write_text(f"# trial {trial.number} of {res.out_dir}: chip {label}\n"
+                      + yaml.safe_dump(chip, sort_keys=False))
         files["hardware"] = hw.name
+
     else:
         hw.unlink(missing_ok=True)
         notes.append("no hardware.yaml: the trial has no chip and the config names no base hardware")
@@ -169,7 +176,7 @@ def export_design(res: StudyResults, trial: Trial, dest: Path) -> Path:
         model.unlink(missing_ok=True)
         missing = [k for k, v in (("family", family), ("input_shape", shape), ("num_classes", classes)) if not v]
         notes.append(f"no model.py: the trial record lacks {', '.join(missing)}")
-    record = _design_record(trial, res, files, notes)
+    record = _design_record(trial, res, files, notes, label)
     (folder / "design.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return folder
 
