@@ -362,7 +362,6 @@ def test_sram_has_no_time_dependence() -> None:
 
 
 def test_gaussian_device_noise_changes_outputs_and_more_noise_more_error() -> None:
-    x = _batch()
     errs = []
     for sigma in (0.01, 0.05):
         chip = _chip("neurosim-rram-22nm", f"device.noise.prog_sigma={sigma}", "device.noise.read_sigma=0")

@@ -15,7 +15,6 @@ from typing import Any
 
 import optuna
 import pytest
-import torch
 import yaml
 from typer.testing import CliRunner
 

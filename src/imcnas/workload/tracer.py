@@ -32,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 from imcnas.errors import TraceError
 from imcnas.workload._modules import is_graph_model, keeps_static, module_rule
 from imcnas.workload._classify import SKIP, T, function_ops, normalize, tensors, unsupported
-from imcnas.workload.ops import Op, OpKind, Workload
+from imcnas.workload.ops import Op, Workload
 
 __all__ = ["trace"]
 
