@@ -337,6 +337,8 @@ class Study:
         b = self.cfg.budget
         deadline = time.time() + b.time_s if b.time_s else math.inf
         self._stop, self._presses = False, 0
+        if not self._lock.held:  # run again after an earlier run released it
+            self._lock.acquire()
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, self._on_sigint)
