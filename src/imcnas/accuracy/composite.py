@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from imcnas.accuracy.layers import IMCLayer, LayerConfig
+from imcnas.workload.analog import rnn_mode
 
 __all__ = ["COMPOSITES", "IMCAttention", "IMCRecurrent", "matmul_names"]
 
@@ -153,16 +154,6 @@ def _additive(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
 
 
 # ---------------------------------------------------------------------------------------------- recurrent
-def _mode(m: nn.Module) -> str:
-    if isinstance(m, (nn.LSTM, nn.LSTMCell)):
-        return "LSTM"
-    if isinstance(m, (nn.GRU, nn.GRUCell)):
-        return "GRU"
-    if isinstance(m, nn.RNNBase):
-        return str(m.mode)
-    return "RNN_RELU" if getattr(m, "nonlinearity", "tanh") == "relu" else "RNN_TANH"
-
-
 def _suffixes(m: nn.Module) -> list[str]:
     if isinstance(m, nn.RNNCellBase):
         return [""]
@@ -204,7 +195,7 @@ class IMCRecurrent(_Composite):
 
     def __init__(self, base: nn.Module, cfg: ConfigFor) -> None:
         super().__init__()
-        self.base, self.mode = base, _mode(base)
+        self.base, self.mode = base, rnn_mode(base)
         self.cell = isinstance(base, nn.RNNCellBase)
         has_bias = bool(base.bias)
         for s in _suffixes(base):  # into _modules directly: the base's parameters have the same names

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
 
 from imcnas.workload._classify import T, _matrix, _simple, tensors
 from imcnas.workload.ops import Op, OpKind
+from imcnas.workload.analog import rnn_mode
 
 __all__ = ["rnn_rule", "rnn_cell_rule"]
 
@@ -24,16 +24,6 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 # digital flops per hidden element and time step: gate sums (W_ih x + W_hh h), nonlinearities at 4 flops
 # (1 for ReLU), the cell/state updates
 GATE_FLOPS = {"LSTM": 4 + 3 * 4 + 4 + 3 + 4 + 1, "GRU": 2 + 2 * 4 + 2 + 4 + 3, "RNN_TANH": 1 + 4, "RNN_RELU": 1 + 1}
-
-
-def _mode(m: Any) -> str:
-    if isinstance(m, (nn.LSTM, nn.LSTMCell)):
-        return "LSTM"
-    if isinstance(m, (nn.GRU, nn.GRUCell)):
-        return "GRU"
-    if isinstance(m, nn.RNNBase):
-        return str(m.mode)
-    return "RNN_RELU" if getattr(m, "nonlinearity", "tanh") == "relu" else "RNN_TANH"
 
 
 def _step_ops(name: str, sfx: str, src: str, mode: str, tokens: int, n_in: int, hidden: int, proj: int,
@@ -59,7 +49,7 @@ def rnn_rule(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -> lis
         ts = tensors(x)
         shape = ts[0].shape if ts else ()
         tokens = shape[0] * shape[1] if len(shape) == 3 else shape[0] if shape else 0
-    mode, dirs = _mode(m), 2 if m.bidirectional else 1
+    mode, dirs = rnn_mode(m), 2 if m.bidirectional else 1
     proj = int(getattr(m, "proj_size", 0) or 0)
     h_out = proj or m.hidden_size
     ops: list[Op] = []
@@ -76,4 +66,4 @@ def rnn_cell_rule(name: str, m: Any, args: tuple, kwargs: dict, out: T | None) -
     ts = tensors(args[:1] if args else kwargs.get("input"))
     shape = ts[0].shape if ts else ()
     tokens = shape[0] if len(shape) == 2 else 1
-    return _step_ops(name, "", type(m).__name__, _mode(m), tokens, m.input_size, m.hidden_size, 0, m.bias)
+    return _step_ops(name, "", type(m).__name__, rnn_mode(m), tokens, m.input_size, m.hidden_size, 0, m.bias)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["ANALOG_KINDS", "analog_kind", "analog_layers"]
+__all__ = ["ANALOG_KINDS", "analog_kind", "analog_layers", "rnn_mode"]
 
 ANALOG_KINDS = ("linear", "conv", "attention", "rnn", "rnn_cell")
 
@@ -29,6 +29,17 @@ def _materialised_2d(m: nn.Module) -> bool:
     """A registered 2-D ``weight`` parameter (read from ``_parameters``: torch.fx patches attribute access)."""
     w = m._parameters.get("weight")
     return isinstance(w, nn.Parameter) and not isinstance(w, nn.parameter.UninitializedParameter) and w.dim() == 2
+
+
+def rnn_mode(m: nn.Module) -> str:
+    """The recurrence of an RNN module or cell: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU"."""
+    if isinstance(m, (nn.LSTM, nn.LSTMCell)):
+        return "LSTM"
+    if isinstance(m, (nn.GRU, nn.GRUCell)):
+        return "GRU"
+    if isinstance(m, nn.RNNBase):
+        return str(m.mode)
+    return "RNN_RELU" if getattr(m, "nonlinearity", "tanh") == "relu" else "RNN_TANH"
 
 
 def analog_kind(m: nn.Module) -> str | None:
