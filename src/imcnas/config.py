@@ -69,7 +69,9 @@ class BudgetConfig(_Strict):
     batch: int = Field(4, ge=1, description="samples asked at once (one generation / one SH bracket)")
     time_s: float | None = Field(None, gt=0)
     max_rejected: int = Field(500, ge=1, description="stop after this many consecutive samples rejected by "
-                              "constraints (nothing satisfies them)")
+                              "constraints or repeating evaluated designs (nothing new satisfies them)")
+    retry_failed: bool = Field(False, description="evaluate a design again when the strategy asks it after its "
+                               "evaluation failed (default: it is told the failure again, at no cost)")
 
 
 class FidelityConfig(_Strict):

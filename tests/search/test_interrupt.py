@@ -25,8 +25,9 @@ from imcnas.search.trial import Trial, TrialState
 from tests.conftest import CLI_ENV as ENV
 from tests.search.test_study import _count_rows, counted, run_study, tiny
 
-# trials long enough (a few seconds each) that a SIGINT lands inside one
-SLOW = {"training__epochs": 12, "budget__trials": 6, "budget__batch": 2}
+# trials long enough (1-3 s each on an idle machine, more under load) that a SIGINT sent 0.3 s after a batch
+# was stored lands inside the next one (a batch turns round in well under 0.1 s)
+SLOW = {"training__epochs": 40, "training__batch_size": 32, "budget__trials": 6, "budget__batch": 2}
 
 
 def _write(tmp_path: Path, d: dict[str, Any]) -> Path:
@@ -45,7 +46,7 @@ def _interrupt(cmd: list[str], out: Path, after_rows: int) -> tuple[subprocess.C
         while time.time() < deadline and proc.poll() is None and _count_rows(out) < after_rows:
             time.sleep(0.05)
         assert proc.poll() is None, ("the search ended before the interrupt", proc.communicate())
-        time.sleep(0.5)  # into the next batch's training
+        time.sleep(0.3)  # into the next batch's training
         sent = time.time()
         os.kill(proc.pid, signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)

@@ -7,6 +7,7 @@ front together.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,8 +100,18 @@ def complete_trials(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> l
 
 
 def front_trials(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> list[Trial]:
-    """The non-dominated COMPLETE trials (directions from ``metrics``), in the given order; ties kept."""
-    done = complete_trials(trials, metrics)
+    """The non-dominated COMPLETE trials (directions from ``metrics``), in the given order; ties kept. A design
+    appears once: duplicate-sample records are left out, and of trials with the same sample (a design evaluated
+    again with ``retry_failed`` or by parallel runs) the first one stands for it."""
+    seen: set[str] = set()
+    unique = []
+    for t in trials:
+        key = json.dumps(dict(t.sample), sort_keys=True, default=str)
+        if t.info.get("duplicate_of") is None and not (t.state is TrialState.COMPLETE and key in seen):
+            unique.append(t)
+            if t.state is TrialState.COMPLETE:
+                seen.add(key)
+    done = complete_trials(unique, metrics)
     if not done:
         return []
     mask = nondominated(as_matrix(done, metrics))

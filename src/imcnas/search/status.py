@@ -26,6 +26,7 @@ class StudyStatus:
     in_batch: int = 0  # evaluations finished in the running batch, not stored yet
     done_this_run: int = 0  # evaluations finished since this process started (for the ETA)
     interrupted: bool = False
+    duplicates: int = 0  # asks of already-evaluated designs this run (told, never evaluated or stored)
 
     def eta_s(self) -> float | None:
         """Seconds to the budget at this run's pace so far, or None before the first evaluation."""

@@ -102,8 +102,8 @@ class Study:
         # trials after it join when their batch is re-asked (see _batch)
         self._seen: dict[str, Trial] = {}
         for t in self.trials:
-            if t.state is TrialState.COMPLETE and t.number < self.next_number:
-                self._seen.setdefault(sample_key(t.sample), t)
+            if t.number < self.next_number:
+                self._remember(t)
         self.status = StudyStatus(budget=cfg.budget.trials)
         self._stop, self._interruptible, self._presses = False, False, 0
         self._recount()
@@ -166,8 +166,7 @@ class Study:
             (wdir / f"trial_{trial.number}.pt").write_bytes(weights)
         self.trials = [t for t in self.trials if t.number != trial.number]  # an interrupted record, replaced
         self.trials.append(trial)
-        if trial.state is TrialState.COMPLETE:
-            self._seen.setdefault(sample_key(trial.sample), trial)
+        self._remember(trial)
 
     def _task(self, number: int, sample: dict[str, Any], fidelity: str) -> Task:
         return Task(number, dict(sample), self.cfg.model_dump(mode="json"), fidelity, self.cfg.seed,
@@ -261,15 +260,28 @@ class Study:
             raise
 
     def _batch(self, samples: list[dict[str, Any]]) -> list[Trial]:
+        """Evaluate one asked batch and return what to tell the strategy, in ask order (then stored trials a
+        re-asked batch did not match). A sample whose design was already evaluated, failed or rejected (or
+        appears earlier in the batch) is a duplicate: it gets no number, is not stored and not evaluated, and
+        is told with the original's result and ``info["duplicate_of"]``."""
         finished: dict[int, Finished] = {}
         reused: set[int] = set()
         jobs: list[Job] = []
+        order: list[int | tuple[dict[str, Any], Trial | int]] = []  # numbers, or (sample, original) pairs
+        first: dict[str, int] = {}  # key -> number of its first occurrence in this batch
         for s in samples:
+            key = sample_key(s)
+            orig = self._seen.get(key) or first.get(key)
+            if orig is not None:
+                order.append((s, orig))
+                continue
             number = self.next_number
             self.next_number += 1
+            first[key] = number
+            order.append(number)
             if self._pending and self._pending[0].number == number:
                 stored = self._pending.pop(0)
-                if sample_key(stored.sample) == sample_key(s):
+                if sample_key(stored.sample) == key:
                     if not stored.info.get("interrupted"):
                         finished[number] = (stored, None)  # evaluated before the process stopped: reuse it
                         reused.add(number)
@@ -279,12 +291,8 @@ class Study:
                     self._pending.insert(0, stored)  # asks diverged (parallel run): keep stored trials as data
                     number = self.next_number = max(t.number for t in self.trials) + 1
                     self.next_number += 1
-            key = sample_key(s)
-            dup = self._seen.get(key)
-            if dup is not None:
-                finished[number] = (Trial(number, s, dict(dup.values), TrialState.COMPLETE,
-                                          {**dict(dup.info), "duplicate_of": dup.number}), None)
-                continue
+                    first[key] = number
+                    order[-1] = number
             rejected, cheap, info = self._cheap(number, s)
             if rejected is not None:
                 finished[number] = (rejected, None)
@@ -303,13 +311,30 @@ class Study:
             self._store(finished, reused)
             raise
         self._interruptible = False
-        new = self._store(finished, reused)
+        self._store(finished, reused)
+        told = []
+        for item in order:
+            if isinstance(item, int):
+                told.append(finished[item][0])
+                continue
+            s, orig = item
+            o = finished[orig][0] if isinstance(orig, int) else orig
+            told.append(Trial(o.number, s, dict(o.values), o.state, {**dict(o.info), "duplicate_of": o.number}))
+            self.status.duplicates += 1
         leftovers = [t for t in self._pending if t.number < self.next_number]
         self._pending = [t for t in self._pending if t.number >= self.next_number]
         for t in leftovers:  # stored trials the re-asked batch did not match: data for duplicates, too
-            if t.state is TrialState.COMPLETE:
-                self._seen.setdefault(sample_key(t.sample), t)
-        return new + leftovers
+            self._remember(t)
+        return told + leftovers
+
+    def _remember(self, trial: Trial) -> None:
+        """Make a stored trial's design known for duplicate detection: every outcome counts (a failed design
+        is not evaluated again unless ``budget.retry_failed``), except an interrupted one."""
+        if trial.info.get("interrupted") or trial.info.get("duplicate_of") is not None:
+            return
+        if trial.state is TrialState.FAILED and self.cfg.budget.retry_failed:
+            return
+        self._seen.setdefault(sample_key(trial.sample), trial)
 
     def _store(self, finished: dict[int, Finished], reused: set[int]) -> list[Trial]:
         new = []
@@ -317,8 +342,8 @@ class Study:
             trial, weights = finished[number]
             if number not in reused:
                 self._record(trial, weights)
-            elif trial.state is TrialState.COMPLETE:  # reused after a resume
-                self._seen.setdefault(sample_key(trial.sample), trial)
+            else:  # reused after a resume
+                self._remember(trial)
             new.append(trial)
         self.status.done_this_run += sum(_counts(t) for n, (t, _) in finished.items() if n not in reused)
         self.status.in_batch = 0
@@ -352,7 +377,11 @@ class Study:
                 pending = sum(_counts(t) for t in self._pending)
                 n = min(b.batch, b.trials - (self.status.evaluated - pending))
                 self._interruptible = True
-                told = self._batch(self.strategy.ask(n))
+                asked = self.strategy.ask(n)
+                if not asked:
+                    self.status.message = "stopped: the strategy has no new design to ask (the space is exhausted)"
+                    break
+                told = self._batch(asked)
                 self._interruptible = False
                 self.strategy.tell(told)
                 self.storage.save_state({"strategy": self.strategy.state_dict(), "next_number": self.next_number})
