@@ -138,6 +138,23 @@ def test_estimate_tables_cut_no_layer_or_chip_name(columns: str) -> None:
     assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= int(columns)
 
 
+def test_estimate_ops_lists_every_operation_with_its_unit() -> None:
+    from typer.testing import CliRunner
+
+    from imcnas.cli import app
+
+    result = CliRunner().invoke(app, ["estimate", "resnet18", "-H", "pcm-14nm", "--ops"],
+                                env={**CLI_ENV, "COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "conv1: crossbar  Conv2d  118,013,952  802,816" in lines
+    assert any(line.startswith("bn1: digital  BatchNorm2d") for line in lines)
+    as_json = json.loads(run_cli("estimate", "resnet18", "-H", "pcm-14nm", "--json").stdout)
+    shown = [line.split(":")[0] for line in lines if ": " in line and line.split(":")[0] in
+             {o["name"] for o in as_json["ops"]}]
+    assert set(shown) == {o["name"] for o in as_json["ops"]}  # every op of the JSON is listed
+
+
 def test_estimate_yaml_hardware(tmp_path: Path, vgg8_report: dict) -> None:
     path = tmp_path / "chip.yaml"
     path.write_text(run("hardware", "show", "neurosim-sram-22nm").stdout)

@@ -76,7 +76,24 @@ def _print_layers(layers: list[dict[str, Any]]) -> None:
     out.print(lay)
 
 
-def _print_report(d: dict[str, Any]) -> None:
+def _print_ops(ops: list[dict[str, Any]]) -> None:
+    """Every operation: where it runs, its module and its MACs / output elements (one line each when narrow)."""
+    if out.width < 100:
+        out.print("[bold]operations[/] (unit, module, MACs, output elements)", highlight=False)
+        for o in ops:
+            out.print(Text(f"{o['name']}: {o['kind']}  {o['module']}  {o['macs']:,.0f}  {o['elements']:,.0f}",
+                           overflow="fold"), highlight=False)
+        return
+    t = Table(title="operations")
+    t.add_column("op", overflow="fold")
+    for col in ("unit", "module", "MACs", "output elements"):
+        t.add_column(col, justify="left" if col in ("unit", "module") else "right", no_wrap=True)
+    for o in ops:
+        t.add_row(escape(o["name"]), o["kind"], escape(o["module"]), f"{o['macs']:,.0f}", f"{o['elements']:,.0f}")
+    out.print(t)
+
+
+def _print_report(d: dict[str, Any], every_op: bool = False) -> None:
     head = Table(title=escape(f"{d['workload']} on {d['chip']}"), show_header=False)
     rows = [("energy / inference", f"{d['energy_pj'] * 1e-6:,.4g} uJ"),
             ("latency (layer by layer)", f"{d['latency_ns'] * 1e-3:,.4g} us"),
@@ -101,6 +118,8 @@ def _print_report(d: dict[str, Any]) -> None:
     for o in d.get("ops", []):
         k = kinds.setdefault(o["kind"], [0, 0.0, 0.0])
         k[0], k[1], k[2] = k[0] + 1, k[1] + o["macs"], k[2] + o["elements"]
+    if every_op:
+        _print_ops(d.get("ops", []))
     ops = Table(title="operations by kind (crossbar / dynamic / digital / unsupported)")
     for col in ("kind", "ops", "MACs", "output elements"):
         ops.add_column(col, justify="left" if col == "kind" else "right")
@@ -127,6 +146,8 @@ def estimate(
     hardware: str = typer.Option("neurosim-sram-22nm", "--hardware", "-H", help="preset name or YAML file"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a hardware field: path.to.field=value"),
     as_json: bool = typer.Option(False, "--json", help="print the full report as JSON"),
+    ops: bool = typer.Option(False, "--ops", help="also list every operation with where it runs (crossbar, "
+                             "dynamic, digital, unsupported)"),
 ) -> None:
     """Energy, latency and area of MODEL on a crossbar IMC chip."""
     from imcnas.hardware import estimate as _estimate, load_chip
@@ -137,7 +158,7 @@ def estimate(
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         _warn_unsupported(report)
     else:
-        _print_report(report)
+        _print_report(report, every_op=ops)
 
 
 @app.command()
