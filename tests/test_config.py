@@ -203,3 +203,12 @@ def test_space_and_fidelity_errors_surface_when_the_study_is_built(tmp_path: Pat
     with pytest.raises(ConfigError, match="strategy 'nsga2': unknown option 'popsize'; known: pop_size"):
         Study(config_from_dict({"strategy": {"name": "nsga2", "options": {"popsize": 4}}}), tmp_path / "d")
     assert not any((tmp_path / d).exists() for d in "abcd")
+
+
+def test_set_reaches_search_space_keys_that_hold_dots(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text("space:\n  params:\n    hw.adc.bits: {int: [3, 8]}\n")
+    cfg = load_config(path, ["space.params.hw.adc.bits={int: [4, 6]}", "space.params.bits.weights={choice: [4, 8]}",
+                             "budget.trials=5"])
+    assert cfg.space.params == {"hw.adc.bits": {"int": [4, 6]}, "bits.weights": {"choice": [4, 8]}}
+    assert cfg.budget.trials == 5

@@ -199,7 +199,7 @@ def _check_names(cfg: ExperimentConfig, origin: str) -> None:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read and validate an experiment YAML file, with optional ``path.to.field=value`` overrides."""
-    from imcnas.hardware.spec import apply_overrides
+    from imcnas.hardware.spec import apply_overrides, parse_override
 
     p = Path(path)
     if not p.is_file():
@@ -214,5 +214,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     if overrides:
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping at the top level")
-        data = apply_overrides(data, list(overrides))
+        data = apply_overrides(data, [o for o in overrides if not o.strip().startswith("space.params.")])
+        for text in overrides:  # a search-space key holds dots itself: space.params.hw.adc.bits={int: [3, 8]}
+            if text.strip().startswith("space.params."):
+                path, value = parse_override(text)
+                space = data.setdefault("space", {})
+                if not isinstance(space, dict) or not isinstance(space.setdefault("params", {}), dict):
+                    raise ConfigError(f"override '{text}': space.params is not a section")
+                space["params"][".".join(path[2:])] = value
     return config_from_dict(data, str(p))

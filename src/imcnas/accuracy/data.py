@@ -251,7 +251,7 @@ def _cifar10(root: Path | None, seed: int, *, subset: int | None = None, val_siz
     if folder is None:
         raise ConfigError(f"dataset 'cifar10': not found in {base}; put the python-format CIFAR-10 "
                           "(cifar-10-batches-py with data_batch_1..5, test_batch) there, "
-                          "or pass --data-root / set IMCNAS_DATA")
+                          "or point data.root (load_dataset(root=...)) or IMCNAS_DATA at its folder")
     batches = [_read_cifar_batch(folder / f) for f in _CIFAR_FILES]
     x_all = np.concatenate([b[0] for b in batches[:5]])
     y_all = np.concatenate([b[1] for b in batches[:5]])
