@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -279,6 +280,7 @@ def search(
             with display:
                 status = study.run()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the message below is not cut by a second Ctrl-C
         again = " ".join(["imcnas search", shlex.quote(config), "--out", shlex.quote(str(target)), "--resume",
                           *[f"--set {shlex.quote(x)}" for x in set_ or []]])
         err.print(f"[bold yellow]{escape(study.status.message or 'interrupted')}[/]; continue with:\n  {escape(again)}",

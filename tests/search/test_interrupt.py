@@ -36,7 +36,8 @@ def _write(tmp_path: Path, d: dict[str, Any]) -> Path:
     return path
 
 
-def _interrupt(cmd: list[str], out: Path, after_rows: int) -> tuple[subprocess.CompletedProcess, float]:
+def _interrupt(cmd: list[str], out: Path, after_rows: int,
+               sig: int = signal.SIGINT) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``cmd``, send SIGINT once ``after_rows`` trials are stored, return the result and the seconds it
     took to exit after the signal."""
     env = {**os.environ, **ENV, "OMP_NUM_THREADS": "1"}
@@ -48,7 +49,7 @@ def _interrupt(cmd: list[str], out: Path, after_rows: int) -> tuple[subprocess.C
         assert proc.poll() is None, ("the search ended before the interrupt", proc.communicate())
         time.sleep(0.3)  # into the next batch's training
         sent = time.time()
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, sig)
         stdout, stderr = proc.communicate(timeout=60)
         took = time.time() - sent
     finally:
@@ -58,13 +59,15 @@ def _interrupt(cmd: list[str], out: Path, after_rows: int) -> tuple[subprocess.C
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), took
 
 
-@pytest.mark.parametrize("executor", ["inprocess", "process"])
-def test_ctrl_c_keeps_finished_trials_marks_running_ones_and_resume_finishes(tmp_path: Path, executor: str) -> None:
+@pytest.mark.parametrize("executor, sig", [("inprocess", signal.SIGINT), ("process", signal.SIGINT),
+                                           ("inprocess", signal.SIGTERM)])
+def test_ctrl_c_keeps_finished_trials_marks_running_ones_and_resume_finishes(tmp_path: Path, executor: str,
+                                                                             sig: int) -> None:
     d = tiny(**SLOW, executor={"kind": executor, "workers": 2})
     cfg, out = _write(tmp_path, d), tmp_path / "run"
     cmd = [sys.executable, "-m", "imcnas.cli", "search", str(cfg), "--out", str(out), "-q"]
-    res, took = _interrupt(cmd, out, after_rows=2)
-    print(f"stopped {took:.2f} s after SIGINT ({executor} executor)")
+    res, took = _interrupt(cmd, out, after_rows=2, sig=sig)
+    print(f"stopped {took:.2f} s after {signal.Signals(sig).name} ({executor} executor)")
     assert res.returncode == 130, res.stderr
     assert took < 10, f"took {took:.1f} s to stop after SIGINT"
     assert "Traceback" not in res.stderr

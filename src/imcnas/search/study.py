@@ -7,7 +7,7 @@ stored after it are matched to the strategy's re-asked samples by number and sam
 finished trial is lost or evaluated twice. A failed evaluation is recorded with its reason and the search
 goes on. Same seed and config give the same trials in sequential (in-process) mode.
 
-Ctrl-C (SIGINT): evaluation stops at once; every finished trial of the running batch is stored, the ones still
+Ctrl-C (SIGINT, and SIGTERM alike): evaluation stops at once; every finished trial of the running batch is stored, the ones still
 running are stored as FAILED with ``info["interrupted"]`` (they do not count towards the budget) and
 ``KeyboardInterrupt`` propagates. On ``resume`` they are evaluated again under their numbers. Storage writes
 are never cut half-way: a Ctrl-C that arrives during one takes effect after it.
@@ -364,9 +364,9 @@ class Study:
         self._stop, self._presses = False, 0
         if not self._lock.held:  # run again after an earlier run released it
             self._lock.acquire()
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():  # SIGTERM (a scheduler's stop) as Ctrl-C
+            previous = {sig: signal.signal(sig, self._on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
         self._executor = make_executor(self.cfg.executor.kind, self.cfg.executor.workers)
         rejected_streak, duplicates, last_reason = 0, 0, ""
         try:
@@ -415,8 +415,8 @@ class Study:
         finally:
             self._interruptible = False
             self._executor.shutdown(kill=self.status.interrupted)
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self.close()
         return self.status
 
