@@ -1,6 +1,7 @@
 """Immutable trial records and the minimal objective description strategies need."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum
@@ -10,6 +11,12 @@ from typing import Any, Mapping, Sequence
 from imcnas.errors import ConfigError
 
 Sample = dict[str, Any]
+
+
+def sample_key(sample: Mapping[str, Any]) -> str:
+    """The canonical string of a sample, one per design: for duplicate detection and resume matching.
+    (The torch-free home of the key; ``imcnas.search.evaluate.sample_key`` has the same semantics.)"""
+    return json.dumps(dict(sample), sort_keys=True, default=str)
 
 
 class TrialState(str, Enum):

@@ -35,8 +35,7 @@ class RegularizedEvolution(Strategy):
         self.population: list[tuple[Sample, list[float]]] = []
         self.n_asked = 0
 
-    def ask(self, n: int) -> list[Sample]:
-        n = self._check_n(n)
+    def _ask(self, n: int) -> list[Sample]:
         out: list[Sample] = []
         if self.population:
             F = np.array([f for _, f in self.population])
@@ -57,8 +56,7 @@ class RegularizedEvolution(Strategy):
             self.n_asked += 1
         return out
 
-    def tell(self, trials: Sequence[Trial]) -> None:
-        self.space  # noqa: B018
+    def _tell(self, trials: Sequence[Trial]) -> None:
         for t in trials:
             f = t.minimised(self.objectives)
             if f is not None:

@@ -1,7 +1,21 @@
-"""NSGA-II (Deb et al., 2002) from pymoo, driven through pymoo's ask/tell interface.
+"""NSGA-II (Deb et al., 2002) from pymoo on the space's own variable types, through pymoo's ask/tell interface.
 
-pymoo searches the encoded cube [0, 1]^dim (SBX crossover, polynomial mutation); samples are
-``space.decode(x)``, so choices and integers are snapped and inactive parameters are carried as hidden genes.
+Encoding (pymoo's mixed-variable support, ``pymoo.core.mixed``): a Choice is a pymoo ``Choice`` over the
+indices of its values (uniform crossover, random-reset mutation: no false order between categories); an Int
+is a pymoo ``Integer`` over the indices of its values (SBX and polynomial mutation, rounded; log Ints are a
+``Real`` in their encoded, logarithmic coordinate); a Float is a ``Real`` in its encoded coordinate [0, 1]
+(SBX, polynomial mutation). Every variable mutates with probability 1/dim (pymoo's mixed-variable default
+mutates each Choice with probability 1/2, which made children of categorical spaces nearly random). A genome carries every parameter, inactive ones as hidden genes; the sample is
+``space.decode`` of it. Selection: binary tournament on rank and crowding; survival: NSGA-II's
+``RankAndCrowding``.
+
+Duplicates: pymoo's duplicate elimination (at initialisation and in every mating) compares *designs* (the
+``sample_key`` of the decoded genome, so genomes that differ only in hidden genes are the same design) against
+the whole history: every design pymoo has proposed, and every design this strategy has asked or been told.
+Mating retries (pymoo's 100 iterations) until it has enough new offspring; when it cannot (a nearly exhausted
+space), the generation is smaller and ``Strategy.ask`` fills up with substitutes, which join the generation
+(pymoo learns from them like from its own offspring).
+
 A generation is buffered: ``ask(n)`` hands out its members ``n`` at a time, and pymoo's ``tell`` runs once every
 member has been told (failed, pruned and infeasible trials count as constraint violations). If ``ask`` needs
 more samples while some are still out, pymoo is asked for more offspring of the same parents and the
@@ -14,19 +28,85 @@ replays it on a fresh, equally seeded algorithm, which reproduces pymoo's random
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from imcnas.errors import ConfigError
-from imcnas.search.strategies.base import ReplayStrategy, sample_key
+from imcnas.search.strategies.base import ReplayStrategy, design_id
 from imcnas.search.trial import Sample, Trial
+from imcnas.space.params import Choice, Int
+from imcnas.space.searchspace import SearchSpace
 
 _VIOLATION = 1.0
+_DROPPED = "dropped"  # a generation member that repeats a known design and is not told to pymoo
+
+
+class Genome:
+    """The map between samples and pymoo mixed-variable genomes (dicts ``{param name: gene}``)."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        from pymoo.core.variable import Choice as PChoice
+        from pymoo.core.variable import Integer, Real
+
+        self.space = space
+        self.kinds: dict[str, tuple[str, int]] = {}  # name -> ("index", number of values) or ("real", 0)
+        self.vars: dict[str, Any] = {}
+        for name, p in space.params.items():
+            k = len(p.values) if isinstance(p, Choice) else p.n if isinstance(p, Int) and not p.log else 0
+            if isinstance(p, Choice) or (k and k <= 1):
+                self.vars[name] = PChoice(options=list(range(max(k, 1))))
+                self.kinds[name] = ("index", max(k, 1))
+            elif k:
+                self.vars[name] = Integer(bounds=(0, k - 1))
+                self.kinds[name] = ("index", k)
+            else:
+                self.vars[name] = Real(bounds=(0.0, 1.0))
+                self.kinds[name] = ("real", 0)
+
+    def to_unit(self, genome: dict[str, Any]) -> np.ndarray:
+        """The genome as a point of the space's encoded cube."""
+        x = np.empty(self.space.dim)
+        for i, (name, (kind, k)) in enumerate(self.kinds.items()):
+            g = genome[name]
+            x[i] = (min(max(round(float(g)), 0), k - 1) + 0.5) / k if kind == "index" else float(g)
+        return x
+
+    def decode(self, genome: dict[str, Any]) -> Sample:
+        return self.space.decode(self.to_unit(genome))
+
+    def encode(self, sample: Sample) -> dict[str, Any]:
+        """A genome of ``sample`` (inactive parameters get the middle gene)."""
+        x = self.space.encode(sample)
+        out: dict[str, Any] = {}
+        for u, (name, (kind, k)) in zip(x, self.kinds.items()):
+            out[name] = min(int(u * k), k - 1) if kind == "index" else float(u)
+        return out
+
+
+def history_elimination(decode: Callable[[dict[str, Any]], Sample], known: Callable[[str], bool]) -> Any:
+    """A pymoo duplicate eliminator that compares designs (``design_id`` of the decoded genome), also against
+    every design ``known`` accepts (the history)."""
+    from pymoo.core.duplicate import DuplicateElimination
+
+    class HistoryElimination(DuplicateElimination):
+        def _do(self, pop: Any, other: Any, is_duplicate: np.ndarray) -> np.ndarray:
+            ids = [design_id(decode(ind.X)) for ind in pop]
+            if other is None:
+                first: set[str] = set()
+                for i, d in enumerate(ids):
+                    is_duplicate[i] = d in first or known(d)
+                    first.add(d)
+            else:
+                others = {design_id(decode(ind.X)) for ind in other}
+                is_duplicate |= np.array([d in others for d in ids], dtype=bool)
+            return is_duplicate
+
+    return HistoryElimination()
 
 
 class NSGA2Strategy(ReplayStrategy):
-    """pymoo's NSGA2 on the encoded space, with a generation buffer so any ``ask(n)`` works."""
+    """pymoo's NSGA-II on mixed (choice / integer / real) variables, without duplicate designs."""
 
     name = "nsga2"
 
@@ -37,30 +117,65 @@ class NSGA2Strategy(ReplayStrategy):
         self.pop_size, self.n_offsprings = int(pop_size), n_offsprings
 
     def _reset(self) -> None:
-        from pymoo.algorithms.moo.nsga2 import NSGA2
+        from pymoo.algorithms.moo.nsga2 import binary_tournament
+        from pymoo.core.mixed import MixedVariableGA, MixedVariableMating, MixedVariableSampling
         from pymoo.core.problem import Problem
+        from pymoo.core.variable import Choice as Choice_
+        from pymoo.core.variable import Integer, Real
+        from pymoo.operators.mutation.pm import PM
+        from pymoo.operators.mutation.rm import ChoiceRandomMutation
+        from pymoo.operators.repair.rounding import RoundingRepair
+        from pymoo.operators.selection.tournament import TournamentSelection
+        from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+        from pymoo.util.display.multi import MultiObjectiveOutput
 
+        self._genome = Genome(self.space)
+        self._proposed: set[str] = set()  # every design pymoo has proposed (handed out or not)
+        elim = history_elimination(self._genome.decode, self._is_known)
         m = len(self.objectives)
-        self._problem = Problem(n_var=self.space.dim, n_obj=m, n_ieq_constr=1, xl=0.0, xu=1.0)
-        self._algo = NSGA2(pop_size=self.pop_size, n_offsprings=self.n_offsprings)
+        self._problem = Problem(vars=self._genome.vars, n_obj=m, n_ieq_constr=1)
+        # pymoo mutates each Choice (a group of its own) with probability 1/2 and each group of Integers or
+        # Reals with 1/(group size): on 5 choices that is 2.5 changes per child, a random search. Instead,
+        # every variable mutates with probability 1/dim (one change per child on average), as in NSGA-II.
+        p = 1.0 / max(self.space.dim, 1)
+        mutation = {Choice_: ChoiceRandomMutation(prob_var=p), Real: PM(prob_var=p),
+                    Integer: PM(prob_var=p, vtype=float, repair=RoundingRepair())}
+        mating = MixedVariableMating(selection=TournamentSelection(func_comp=binary_tournament),
+                                     mutation=mutation, eliminate_duplicates=elim)
+        self._algo = MixedVariableGA(pop_size=self.pop_size, n_offsprings=self.n_offsprings,
+                                     sampling=MixedVariableSampling(), mating=mating, eliminate_duplicates=elim,
+                                     survival=RankAndCrowding(), output=MultiObjectiveOutput(),
+                                     advance_after_initial_infill=True)
+        self._algo.tournament_type = "comp_by_dom_and_crowding"  # what pymoo's NSGA2 sets for binary_tournament
         self._algo.setup(self._problem, termination=("n_gen", 2 ** 62), seed=self.seed, verbose=False)
-        self._gen_X: list[np.ndarray] = []        # every member of the current generation
-        self._gen_F: list[list[float] | None] = []  # its results (None: not told yet)
-        self._queue: list[int] = []                # members not handed out yet
-        self._out: dict[str, list[int]] = defaultdict(list)  # handed-out members by sample key
+        self._gen_X: list[dict[str, Any]] = []      # every member of the current generation (genomes)
+        self._gen_F: list[Any] = []                 # its results (None: not told yet; _DROPPED)
+        self._queue: list[int] = []                 # members not handed out yet
+        self._out: dict[str, list[int]] = defaultdict(list)  # handed-out members by design id
 
-    def _extend(self) -> None:
-        """Ask pymoo for a new generation (or more offspring of the current parents)."""
+    def _is_known(self, d: str) -> bool:
+        return d in self._proposed or d in self._seen
+
+    def _member(self, genome: dict[str, Any]) -> int:
+        self._gen_X.append(dict(genome))
+        self._gen_F.append(None)
+        return len(self._gen_X) - 1
+
+    def _extend(self) -> bool:
+        """Ask pymoo for a new generation (or more offspring of the current parents); False if it has none."""
         pop = self._algo.ask()
+        self._algo.termination.force_termination = False  # set by pymoo when mating finds no new design
+        if pop is None or len(pop) == 0:
+            return False
         for x in pop.get("X"):
-            i = len(self._gen_X)
-            self._gen_X.append(np.asarray(x, dtype=float))
-            self._gen_F.append(None)
-            sample = self.space.decode(x)
+            i = self._member(x)
+            sample = self._genome.decode(x)
+            self._proposed.add(design_id(sample))
             if self.space.is_feasible(sample)[0]:
                 self._queue.append(i)
             else:
                 self._gen_F[i] = self._violated()
+        return True
 
     def _violated(self) -> list[float]:
         return [0.0] * len(self.objectives) + [_VIOLATION]
@@ -72,33 +187,49 @@ class NSGA2Strategy(ReplayStrategy):
         from pymoo.core.population import Population
         from pymoo.problems.static import StaticProblem
 
+        keep = [i for i, f in enumerate(self._gen_F) if not isinstance(f, str)]
+        self._gen_X, self._gen_F = [self._gen_X[i] for i in keep], [self._gen_F[i] for i in keep]
+        self._out = defaultdict(list)
+        if not keep:
+            return
         m = len(self.objectives)
         FG = np.array(self._gen_F, dtype=float)
-        pop = Population.new("X", np.array(self._gen_X))
+        pop = Population.new("X", np.array(self._gen_X, dtype=object))
         Evaluator().eval(StaticProblem(self._problem, F=FG[:, :m], G=FG[:, m:]), pop)
         self._algo.tell(infills=pop)
-        self._gen_X, self._gen_F, self._out = [], [], defaultdict(list)
+        self._gen_X, self._gen_F = [], []
 
     def _ask(self, n: int) -> list[Sample]:
         out: list[Sample] = []
-        for _ in range(10 * n + 10):
-            if len(out) == n:
-                break
+        extends = 0
+        while len(out) < n:
             if not self._queue:
+                if extends == 10:  # the constraints reject nearly everything pymoo proposes
+                    break
                 self._advance_if_done()
-                self._extend()
+                if not self._extend():
+                    break
+                extends += 1
                 continue
             i = self._queue.pop(0)
-            sample = self.space.decode(self._gen_X[i])
-            self._out[sample_key(sample)].append(i)
+            sample = self._genome.decode(self._gen_X[i])
+            self._out[design_id(sample)].append(i)
             out.append(sample)
-        while len(out) < n:  # the constraints reject nearly everything pymoo proposes
-            out.append(self.space.sample(self.rng))
         return out
+
+    def _discard(self, sample: Sample) -> None:
+        """A member that repeats a known design (e.g. one told meanwhile from elsewhere): dropped."""
+        self._gen_F[self._out[design_id(sample)].pop()] = _DROPPED
+
+    def _adopt(self, sample: Sample) -> None:
+        """A substitute joins the current generation as if pymoo had proposed it."""
+        i = self._member(self._genome.encode(sample))
+        self._proposed.add(design_id(sample))
+        self._out[design_id(sample)].append(i)
 
     def _tell(self, trials: Sequence[Trial]) -> None:
         for t in trials:
-            waiting = self._out.get(sample_key(t.sample))
+            waiting = self._out.get(design_id(t.sample))
             if not waiting:
                 continue  # not asked by this generation (e.g. a warm-start trial): pymoo cannot use it
             f = t.minimised(self.objectives)

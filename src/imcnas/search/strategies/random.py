@@ -1,4 +1,5 @@
-"""Random search: independent draws from the space (rejection sampling against its constraints)."""
+"""Random search: independent draws from the space (rejection sampling against its constraints), without
+replacement (the base class drops designs already asked or told)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -15,11 +16,11 @@ class RandomSearch(Strategy):
     def __init__(self) -> None:
         super().__init__()
 
-    def ask(self, n: int) -> list[Sample]:
-        return [self.space.sample(self.rng) for _ in range(self._check_n(n))]
+    def _ask(self, n: int) -> list[Sample]:
+        return [self.space.sample(self.rng) for _ in range(n)]
 
-    def tell(self, trials: Sequence[Trial]) -> None:
-        self.space  # noqa: B018 - raises unless set up
+    def _tell(self, trials: Sequence[Trial]) -> None:
+        pass
 
     def _state(self) -> dict[str, Any]:
         return {"rng": rng_state(self.rng)}

@@ -2,7 +2,9 @@
 
 Each parameter is discretised to a grid (all values of a Choice or of a small Int; otherwise ``bins`` values,
 ends included, log-spaced where the parameter is ``log``; the default 11 includes the midpoint too). A sample
-draws one grid value per parameter (inactive ones are dropped). Reward (multi-objective): minus the additive epsilon indicator of the
+draws one grid value per parameter (inactive ones are dropped); for a Float or a large Int the value is drawn
+uniformly (in the encoded coordinate) from the chosen grid value's cell (the points nearer to it than to its
+neighbours), so a converged policy keeps proposing new designs rather than repeating grid points. Reward (multi-objective): minus the additive epsilon indicator of the
 trial's objectives against the non-dominated front of all earlier trials, in objectives normalised by the
 running min/max; a trial that extends the front scores >= 0, a dominated one < 0 (single objective: minus
 the normalised gap to the best so far). Failed or rejected trials score -1. The advantage is the reward
@@ -18,6 +20,7 @@ import numpy as np
 from imcnas.errors import ConfigError
 from imcnas.search.strategies.base import Strategy, nondominated_rank, rng_state, set_rng_state
 from imcnas.search.trial import Sample, Trial
+from imcnas.space.params import Choice, Int
 
 _FAILED_REWARD = -1.0
 
@@ -43,6 +46,12 @@ class ReinforceStrategy(Strategy):
     def _setup(self) -> None:
         self.grids = {n: p.grid(self.bins) for n, p in self.space.params.items()}
         self._coords = {n: np.array([self.space.params[n].encode(v) for v in g]) for n, g in self.grids.items()}
+        self._cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # grid cells of parameters with more values
+        for n, p in self.space.params.items():
+            c = self._coords[n]
+            if not isinstance(p, Choice) and len(c) > 1 and not (isinstance(p, Int) and p.n <= len(c)):
+                mid = (c[1:] + c[:-1]) / 2
+                self._cells[n] = (np.concatenate([[0.0], mid]), np.concatenate([mid, [1.0]]))
         self.logits = {n: np.zeros(len(g)) for n, g in self.grids.items()}
         self.baseline: float | None = None
         self.scale = 1.0
@@ -55,11 +64,17 @@ class ReinforceStrategy(Strategy):
         return {n: _softmax(z) for n, z in self.logits.items()}
 
     def _draw(self, probs: dict[str, np.ndarray]) -> Sample:
-        values = {n: self.grids[n][int(self.rng.choice(len(p), p=p))] for n, p in probs.items()}
+        values = {}
+        for n, p in probs.items():
+            i = int(self.rng.choice(len(p), p=p))
+            if n in self._cells:  # a uniform point of the chosen cell
+                lo, hi = self._cells[n][0][i], self._cells[n][1][i]
+                values[n] = self.space.params[n].decode(float(lo + (hi - lo) * self.rng.random()))
+            else:
+                values[n] = self.grids[n][i]
         return self.space.prune(values)
 
-    def ask(self, n: int) -> list[Sample]:
-        n = self._check_n(n)
+    def _ask(self, n: int) -> list[Sample]:
         probs = self.policy()
         return [self.feasible(lambda: self._draw(probs)) for _ in range(n)]
 
@@ -78,8 +93,7 @@ class ReinforceStrategy(Strategy):
         self.front = both[nondominated_rank(both) == 0].tolist()
         return -eps
 
-    def tell(self, trials: Sequence[Trial]) -> None:
-        self.space  # noqa: B018
+    def _tell(self, trials: Sequence[Trial]) -> None:
         trials = [t for t in trials if t.sample]
         if not trials:
             return

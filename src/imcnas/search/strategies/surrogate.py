@@ -6,9 +6,10 @@ vector per objective (targets standardised), on features of the samples (the enc
 Float parameters, a one-hot vector for Choice ones; length scale by the median heuristic; ridge ``alpha``).
 In tests it ranked candidates far better than random forests (HV ratio on ZDT2 ~1.0 vs ~0.3) at the same
 cost. ``n_candidates`` new candidates are made by mutating the ``n_parents`` best trials (Pareto rank,
-then crowding) and a fraction ``random_fraction`` are fresh random samples; duplicates of evaluated samples and
-samples the constraints reject are dropped. The candidates are ranked by the Pareto rank of their *predicted*
-objectives pooled with the observed front (ties: predicted crowding distance), and the best ``n`` are returned.
+then crowding) and a fraction ``random_fraction`` are fresh random samples; designs the strategy already knows
+(asked, running or told) and samples the constraints reject are dropped. The candidates are ranked by the
+Pareto rank of their *predicted* objectives pooled with the observed front (ties: predicted crowding
+distance), and the best ``n`` are returned.
 
 State: the complete trials, the ask counter and the random generator; the predictor is refitted from them
 (deterministically), so a restored strategy asks exactly what the original would.
@@ -99,9 +100,9 @@ class SurrogateEvolution(Strategy):
         self.history: list[tuple[Sample, list[float]]] = []
         self.n_asked = 0
 
-    def _candidates(self, parents: list[Sample], seen: set[str]) -> list[Sample]:
+    def _candidates(self, parents: list[Sample]) -> list[Sample]:
         out: list[Sample] = []
-        keys = set(seen)
+        keys: set[str] = set()
         for _ in range(self.n_candidates):
             if self.rng.random() < self.random_fraction:
                 c = self.space.sample(self.rng)
@@ -109,13 +110,12 @@ class SurrogateEvolution(Strategy):
                 parent = parents[int(self.rng.integers(len(parents)))]
                 c = mutate(self.space, parent, self.rng, sigma=self.sigma)
             key = sample_key(c)
-            if key not in keys and self.space.is_feasible(c)[0]:
+            if key not in keys and not self.known(c) and self.space.is_feasible(c)[0]:
                 keys.add(key)
                 out.append(c)
         return out
 
-    def ask(self, n: int) -> list[Sample]:
-        n = self._check_n(n)
+    def _ask(self, n: int) -> list[Sample]:
         n_random = max(0, min(n, self.n_initial - self.n_asked))
         if len(self.history) < 2:
             n_random = n
@@ -133,7 +133,7 @@ class SurrogateEvolution(Strategy):
         model = KernelRidge(self.alpha).fit(features(self.space, [self.history[i][0] for i in train]),
                                             (F[train] - mu) / sd)
         parents = [self.history[i][0] for i in best[:self.n_parents]]
-        cands = self._candidates(parents, {sample_key(s) for s, _ in self.history})
+        cands = self._candidates(parents)
         if not cands:
             return [self.space.sample(self.rng) for _ in range(n)]
         pred = model.predict(features(self.space, cands)).reshape(len(cands), -1)
@@ -147,8 +147,7 @@ class SurrogateEvolution(Strategy):
         chosen = [cands[i] for i in order[:n]]
         return chosen + [self.space.sample(self.rng) for _ in range(n - len(chosen))]
 
-    def tell(self, trials: Sequence[Trial]) -> None:
-        self.space  # noqa: B018
+    def _tell(self, trials: Sequence[Trial]) -> None:
         for t in trials:
             f = t.minimised(self.objectives)
             if f is not None:

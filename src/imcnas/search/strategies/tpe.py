@@ -14,6 +14,11 @@ trials are matched to optuna's running trials by their sample; INFEASIBLE ones a
 proposals, FAILED ones as FAIL, PRUNED ones as PRUNED; unknown complete trials (warm starts) are added with
 ``study.add_trial``.
 
+Duplicates: optuna's TPE proposes the per-parameter favourites almost deterministically, so on discrete spaces
+it repeats designs. The base class (``Strategy.ask``) drops such proposals, which are told to optuna as FAIL
+(ignored by TPE), and hands out a substitute (a mutation of the repeated design) that is enqueued in optuna
+(``study.enqueue_trial``), so optuna's trials are exactly the samples handed out.
+
 State: optuna's in-memory study is not JSON-able, so the state is the ask/tell log (``ReplayStrategy``);
 loading replays it on a fresh study whose sampler has the same seed (TPE is deterministic given its seed).
 """
@@ -62,6 +67,7 @@ class TPEStrategy(ReplayStrategy):
     """optuna's TPESampler (multi-objective when there are several objectives)."""
 
     name = "tpe"
+    propose_rounds = 1  # a repeated proposal is TPE's favourite, which asking again mostly repeats
 
     def __init__(self, *, n_startup_trials: int = 20, n_ei_candidates: int = 24, multivariate: bool = False,
                  constant_liar: bool = True) -> None:
@@ -98,6 +104,22 @@ class TPEStrategy(ReplayStrategy):
                 self._running[sample_key(sample)].append(trial)
                 out.append(sample)
         return out
+
+    def _discard(self, sample: Sample) -> None:
+        """A proposal that repeats a known design: told to optuna as FAIL (which TPE ignores)."""
+        import optuna
+
+        trial = self._running[sample_key(sample)].pop()
+        with _quiet():
+            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def _adopt(self, sample: Sample) -> None:
+        """A substitute handed out instead: enqueued, so that optuna runs (and later learns from) it."""
+        params = {n: sample[n] if n in sample else p.sample(self.rng) for n, p in self.space.params.items()}
+        with _quiet():
+            self._study.enqueue_trial(params)
+            trial = self._study.ask(self._dists)
+        self._running[sample_key(sample)].append(trial)
 
     def _reject(self, trial: Any) -> None:
         import optuna
