@@ -288,6 +288,8 @@ def search(
         raise typer.Exit(code=130) from None
     metrics = list(cfg.formulation_obj().metrics)
     out.print(front_table(status.trials, metrics, width=out.width))
+    if status.message:
+        err.print(f"[yellow]{escape(status.message)}[/]", highlight=False, soft_wrap=True)
     out.print(f"study stored in {target} (run 'imcnas report {target}' for the HTML report)", soft_wrap=True)
     if status.failed and not status.complete:
         reasons = "; ".join(f"{n}x {r}" for r, n in status.failure_summary())

@@ -7,7 +7,6 @@ front together.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from imcnas.errors import ConfigError
 from imcnas.search.objectives import Metric, metric
-from imcnas.search.trial import Objective, Trial, TrialState
+from imcnas.search.trial import Objective, Trial, TrialState, sample_key
 
 MetricLike = Union[Metric, Objective, str, Mapping[str, Any]]
 
@@ -106,7 +105,7 @@ def front_trials(trials: Sequence[Trial], metrics: Sequence[MetricLike]) -> list
     seen: set[str] = set()
     unique = []
     for t in trials:
-        key = json.dumps(dict(t.sample), sort_keys=True, default=str)
+        key = sample_key(t.sample)
         if t.info.get("duplicate_of") is None and not (t.state is TrialState.COMPLETE and key in seen):
             unique.append(t)
             if t.state is TrialState.COMPLETE:

@@ -10,7 +10,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -21,6 +21,7 @@ from imcnas.config import ExperimentConfig
 from imcnas.errors import ImcnasError
 from imcnas.hardware.report import estimate
 from imcnas.search.objectives import Metric, parse_time
+from imcnas.search.trial import sample_key  # noqa: F401 - re-exported (one key for every duplicate check)
 from imcnas.space.build import Candidate, build, crossbar_layers
 from imcnas.workload.tracer import trace
 
@@ -144,8 +145,3 @@ def _run(task: Task) -> Outcome:
         torch.save(_digital_copy(tr.model).state_dict(), buf)
         weights = buf.getvalue()
     return Outcome(task.number, True, accuracy_values(metrics, res), info, weights)
-
-
-def sample_key(sample: Mapping[str, Any]) -> str:
-    """A canonical string of a sample (for duplicate detection and resume matching)."""
-    return json.dumps(dict(sample), sort_keys=True, default=str)

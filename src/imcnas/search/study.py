@@ -32,7 +32,7 @@ import yaml
 
 from imcnas.config import ExperimentConfig
 from imcnas.errors import ConfigError
-from imcnas.search.evaluate import Outcome, Task, cheap_metrics, dataset_for, run_task, sample_key
+from imcnas.search.evaluate import Outcome, Task, cheap_metrics, dataset_for, run_task
 from imcnas.search.executors import make_executor
 from imcnas.search.lock import StudyLock
 from imcnas.search.objectives import Formulation
@@ -40,7 +40,7 @@ from imcnas.search.preflight import preflight
 from imcnas.search.status import StudyStatus
 from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.strategies import get_strategy
-from imcnas.search.trial import Trial, TrialState
+from imcnas.search.trial import Trial, TrialState, sample_key
 from imcnas.space.build import build, search_space
 
 ACCURACY_METRICS = ("accuracy", "accuracy_lb", "error", "digital_accuracy")

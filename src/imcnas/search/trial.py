@@ -14,8 +14,8 @@ Sample = dict[str, Any]
 
 
 def sample_key(sample: Mapping[str, Any]) -> str:
-    """The canonical string of a sample, one per design: for duplicate detection and resume matching.
-    (The torch-free home of the key; ``imcnas.search.evaluate.sample_key`` has the same semantics.)"""
+    """The canonical string of a sample, one per design: for duplicate detection and resume matching (the
+    study, the strategies and the fronts all use it)."""
     return json.dumps(dict(sample), sort_keys=True, default=str)
 
 
