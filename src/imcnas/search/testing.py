@@ -5,12 +5,12 @@ in batches of ``BATCH`` = 20 over ``SEEDS`` = 0-4; the score of a run is the hyp
 evaluated points divided by that of the true front, and a strategy is judged by its MEDIAN over the seeds,
 relative to random search's median at the same budget (computed in the same test run):
 
-* ``zdt1``, ``zdt2``: pymoo's ZDT1/ZDT2 (2 objectives, 4 Float variables), budget 250.
-* ``dtlz2``: pymoo's DTLZ2 (3 objectives, 6 Float variables: 4 distance variables, so random search is
-  clearly beaten), budget 250.
+* ``zdt1``, ``zdt2``: pymoo's ZDT1/ZDT2 (2 objectives, 4 Float variables), budget 200.
+* ``dtlz2``: pymoo's DTLZ2 (3 objectives, 6 Float variables, 4 of them distance variables), budget 150.
 * ``categorical``: 5 Choice parameters of 4 unordered labels (1,024 designs); c0 and c1 place a design on
   the front (16 positions, by a fixed shuffled table), c2-c4 move it away (each label a fixed penalty, one
-  label per parameter 0); objectives of ZDT1's form. The true front is enumerated (16 designs). Budget 100.
+  label per parameter 0; g = 1 + 2 x their sum); objectives of ZDT1's form. The true front is enumerated
+  (16 designs). Budget 150.
 * ``mixed``: a Float ``x`` (the position), two Choices, a stepped Int, a log Int and a log Float (each a
   penalty with an attainable or nearly attainable 0): ZDT1's form again, true front ZDT1's. Budget 150.
 
@@ -22,19 +22,19 @@ Requirement (``required``): median >= random's median + ``margin(strategy, probl
 where a strategy's median beats random's by d > 0, the margin is d/2 rounded down to 0.05 (it must keep at
 least half its edge); where it does not (d <= 0: a tie or a loss at this small budget), the margin is d rounded
 down to 0.05, minus 0.05 (it must not lose by more than it does now, plus 0.05). Losses at these budgets:
-NSGA-II (pop_size 40: under three generations at 150 evaluations) on ``categorical`` and ``mixed``,
+NSGA-II on ``mixed`` (pop_size 40: under three generations at 150 evaluations; it gets 0.73 at 600),
 evolution and REINFORCE on ``dtlz2``, where random search fills the 3-d front well early on (at 600
 evaluations both beat it). Measured medians (min-max over the seeds), on this 2-core machine:
 
     strategy   zdt1 (200)        zdt2 (200)        dtlz2 (150)       categorical (150) mixed (150)
     random     0.058 (0.00-0.28) 0.000 (0.00-0.11) 0.466 (0.44-0.52) 0.777 (0.42-0.84) 0.107 (0.00-0.16)
     evolution  0.550 (0.15-0.77) 0.300 (0.06-0.56) 0.423 (0.37-0.46) 0.976 (0.92-0.99) 0.232 (0.04-0.33)
-    nsga2      0.276 (0.13-0.29) 0.000 (0.00-0.00) 0.521 (0.44-0.57) 0.673 (0.65-0.91) 0.054 (0.00-0.20)
+    nsga2      0.276 (0.13-0.29) 0.000 (0.00-0.00) 0.521 (0.44-0.57) 0.915 (0.74-0.96) 0.054 (0.00-0.20)
     tpe        0.786 (0.70-0.82) 0.082 (0.00-0.63) 0.765 (0.70-0.78) 1.000 (0.99-1.00) 0.603 (0.38-0.71)
     surrogate  0.968 (0.92-0.98) 0.971 (0.96-0.98) 0.598 (0.54-0.65) 1.000 (1.00-1.00) 0.779 (0.60-0.82)
     reinforce  0.350 (0.16-0.43) 0.000 (0.00-0.28) 0.381 (0.36-0.51) 0.764 (0.57-0.86) 0.155 (0.01-0.35)
 
-Seconds for the 25 runs of a strategy: random 0.7, evolution 0.6, nsga2 2.2, tpe 42, surrogate 4.2,
+Seconds for the 25 runs of a strategy: random 0.7, evolution 0.6, nsga2 5, tpe 42, surrogate 4.2,
 reinforce 1.0 (TPE's cost grows with the square of the trials, hence the small budgets).
 
 State: ``check_state_roundtrip`` runs a strategy on a mixed space (choice, stepped and log ints, log float,
@@ -74,7 +74,7 @@ MARGINS: dict[str, dict[str, float]] = {
     "zdt1": {"evolution": 0.20, "nsga2": 0.10, "tpe": 0.35, "surrogate": 0.45, "reinforce": 0.10},
     "zdt2": {"evolution": 0.15, "nsga2": -0.05, "tpe": 0.0, "surrogate": 0.45, "reinforce": -0.05},
     "dtlz2": {"evolution": -0.10, "nsga2": 0.0, "tpe": 0.10, "surrogate": 0.05, "reinforce": -0.15},
-    "categorical": {"evolution": 0.05, "nsga2": -0.20, "tpe": 0.10, "surrogate": 0.10, "reinforce": -0.10},
+    "categorical": {"evolution": 0.05, "nsga2": 0.05, "tpe": 0.10, "surrogate": 0.10, "reinforce": -0.10},
     "mixed": {"evolution": 0.05, "nsga2": -0.15, "tpe": 0.20, "surrogate": 0.30, "reinforce": 0.0},
 }
 

@@ -12,14 +12,16 @@ mutates each Choice with probability 1/2, which made children of categorical spa
 Duplicates: pymoo's duplicate elimination (at initialisation and in every mating) compares *designs* (the
 ``sample_key`` of the decoded genome, so genomes that differ only in hidden genes are the same design) against
 the whole history: every design pymoo has proposed, and every design this strategy has asked or been told.
-Mating retries (pymoo's 100 iterations) until it has enough new offspring; when it cannot (a nearly exhausted
-space), the generation is smaller and ``Strategy.ask`` fills up with substitutes, which join the generation
+Mating retries (20 rounds, pymoo's default is 100) until it has enough new offspring; when it cannot (a
+converged population, a nearly exhausted space), the generation is smaller and ``Strategy.ask`` fills up with substitutes, which join the generation
 (pymoo learns from them like from its own offspring).
 
 A generation is buffered: ``ask(n)`` hands out its members ``n`` at a time, and pymoo's ``tell`` runs once every
 member has been told (failed, pruned and infeasible trials count as constraint violations). If ``ask`` needs
-more samples while some are still out, pymoo is asked for more offspring of the same parents and the
-generation grows (ask in batches that divide ``pop_size`` to avoid that). Samples that pymoo proposes but the
+more samples while some are still out, pymoo is asked for just that many more offspring of the same parents
+(more initial samples in the first generation), so the generation grows by what the ask lacks and completes
+when the ask's results are told (a generation cut short by duplicates or infeasible proposals does not leave
+a remainder that makes every later generation grow). Samples that pymoo proposes but the
 space's constraints reject are told to pymoo as violations at once and not handed out.
 
 State: pymoo's objects do not serialise to JSON, so the state is the ask/tell log (``ReplayStrategy``); loading
@@ -90,19 +92,29 @@ def history_elimination(decode: Callable[[dict[str, Any]], Sample], known: Calla
     from pymoo.core.duplicate import DuplicateElimination
 
     class HistoryElimination(DuplicateElimination):
+        cache: dict[tuple[Any, ...], str] = {}  # genome -> design id, cleared after every pymoo ask
+
+        def _id(self, genome: dict[str, Any]) -> str:
+            key = tuple(genome.values())
+            if key not in self.cache:
+                self.cache[key] = design_id(decode(genome))
+            return self.cache[key]
+
         def _do(self, pop: Any, other: Any, is_duplicate: np.ndarray) -> np.ndarray:
-            ids = [design_id(decode(ind.X)) for ind in pop]
+            ids = [self._id(ind.X) for ind in pop]
             if other is None:
                 first: set[str] = set()
                 for i, d in enumerate(ids):
                     is_duplicate[i] = d in first or known(d)
                     first.add(d)
             else:
-                others = {design_id(decode(ind.X)) for ind in other}
+                others = {self._id(ind.X) for ind in other}
                 is_duplicate |= np.array([d in others for d in ids], dtype=bool)
             return is_duplicate
 
-    return HistoryElimination()
+    elim = HistoryElimination()
+    elim.cache = {}
+    return elim
 
 
 class NSGA2Strategy(ReplayStrategy):
@@ -131,7 +143,7 @@ class NSGA2Strategy(ReplayStrategy):
 
         self._genome = Genome(self.space)
         self._proposed: set[str] = set()  # every design pymoo has proposed (handed out or not)
-        elim = history_elimination(self._genome.decode, self._is_known)
+        self._elim = elim = history_elimination(self._genome.decode, self._is_known)
         m = len(self.objectives)
         self._problem = Problem(vars=self._genome.vars, n_obj=m, n_ieq_constr=1)
         # pymoo mutates each Choice (a group of its own) with probability 1/2 and each group of Integers or
@@ -141,7 +153,7 @@ class NSGA2Strategy(ReplayStrategy):
         mutation = {Choice_: ChoiceRandomMutation(prob_var=p), Real: PM(prob_var=p),
                     Integer: PM(prob_var=p, vtype=float, repair=RoundingRepair())}
         mating = MixedVariableMating(selection=TournamentSelection(func_comp=binary_tournament),
-                                     mutation=mutation, eliminate_duplicates=elim)
+                                     mutation=mutation, eliminate_duplicates=elim, n_max_iterations=20)
         self._algo = MixedVariableGA(pop_size=self.pop_size, n_offsprings=self.n_offsprings,
                                      sampling=MixedVariableSampling(), mating=mating, eliminate_duplicates=elim,
                                      survival=RankAndCrowding(), output=MultiObjectiveOutput(),
@@ -161,10 +173,22 @@ class NSGA2Strategy(ReplayStrategy):
         self._gen_F.append(None)
         return len(self._gen_X) - 1
 
-    def _extend(self) -> bool:
-        """Ask pymoo for a new generation (or more offspring of the current parents); False if it has none."""
-        pop = self._algo.ask()
-        self._algo.termination.force_termination = False  # set by pymoo when mating finds no new design
+    def _extend(self, k: int | None = None) -> bool:
+        """Ask pymoo for a new generation, or for ``k`` more members of the current one (offspring of the same
+        parents, or more initial samples); False if pymoo has none."""
+        algo = self._algo
+        if k is None:
+            pop = algo.ask()
+        else:
+            attr = "n_offsprings" if algo.is_initialized else "pop_size"
+            size = getattr(algo, attr)
+            setattr(algo, attr, k)
+            try:
+                pop = algo.ask()
+            finally:
+                setattr(algo, attr, size)
+        algo.termination.force_termination = False  # set by pymoo when mating finds no new design
+        self._elim.cache.clear()
         if pop is None or len(pop) == 0:
             return False
         for x in pop.get("X"):
@@ -207,7 +231,8 @@ class NSGA2Strategy(ReplayStrategy):
                 if extends == 10:  # the constraints reject nearly everything pymoo proposes
                     break
                 self._advance_if_done()
-                if not self._extend():
+                # members still out: just as many more as this ask needs, so the generation can complete
+                if not self._extend(n - len(out) if self._gen_X else None):
                     break
                 extends += 1
                 continue
