@@ -427,7 +427,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out is not None else (None if meta["quick"] else DOC)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report)
+        keep = ""  # sections written by other scripts (IMC-Bench: benchmarks/make_imcbench.py) survive a rewrite
+        if out.exists() and "\n## IMC-Bench" in out.read_text():
+            keep = out.read_text()[out.read_text().index("\n## IMC-Bench"):]
+        out.write_text(report.rstrip("\n") + "\n" + keep if keep else report)
         print(f"wrote {out}")
     return 0
 
