@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imcnas.benchmarks.analognas import _position, nondominated_mask
+from imcnas.benchmarks.analognas import AnalogNASProblem, _position, nondominated_mask
 from imcnas.errors import ConfigError
 from imcnas.space.params import Choice
 from imcnas.space.searchspace import SearchSpace
@@ -221,20 +221,10 @@ class IMCBenchProblem:
         span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
         return hi + 0.1 * span
 
-    def hypervolume(self, points: np.ndarray, objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of ``points`` w.r.t. :meth:`reference_point` (pymoo HV)."""
-        from pymoo.indicators.hv import HV
-
-        ref = self.reference_point(objectives)
-        P = np.atleast_2d(np.asarray(points, dtype=float))
-        if P.shape[1] != len(ref):
-            raise ConfigError(f"points have {P.shape[1]} objectives, the reference point {len(ref)}")
-        P = P[(P < ref).all(axis=1)]
-        return float(HV(ref_point=ref)(P)) if len(P) else 0.0
-
-    def true_hypervolume(self, objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of the true front."""
-        return self.hypervolume(self.true_front(objectives), objectives)
+    # the same hypervolume (pymoo HV w.r.t. reference_point, points outside the box add nothing) and true
+    # hypervolume as the AnalogNAS-Bench problem: both read only reference_point and true_front
+    hypervolume = AnalogNASProblem.hypervolume
+    true_hypervolume = AnalogNASProblem.true_hypervolume
 
     # ------------------------------------------------------------------------------------------ analysis
     def accuracy(self, drift: str = "1d") -> np.ndarray:
