@@ -70,7 +70,18 @@ def _quantile(x: Tensor, q: float) -> Tensor:
     if flat.numel() > SAMPLE_LIMIT:
         idx = torch.linspace(0, flat.numel() - 1, SAMPLE_LIMIT, device=flat.device).long()
         flat = flat[idx]
-    return torch.quantile(flat.float(), q).to(x.dtype)
+    return _exact_quantile(flat.float(), q).to(x.dtype)
+
+
+def _exact_quantile(flat: Tensor, q: float) -> Tensor:
+    """``torch.quantile(flat, q)`` (linear interpolation) bit for bit, by two selections instead of a sort."""
+    if flat.numel() == 0 or bool(torch.isnan(flat).any()):
+        return torch.quantile(flat, q)
+    rank = torch.tensor(q, dtype=flat.dtype) * (flat.numel() - 1)  # torch computes the rank in the input dtype
+    lo, hi = int(rank.to(torch.long)), int(torch.ceil(rank).to(torch.long))
+    below = flat.kthvalue(lo + 1).values
+    above = below if hi == lo else flat.kthvalue(hi + 1).values
+    return torch.lerp(below, above, rank - lo)
 
 
 def _layer_mode(base: nn.Module) -> str:

@@ -37,8 +37,10 @@ def quantise(x: Tensor, bits: int, bound: Tensor | float, signed: bool) -> Tenso
     bound_t = torch.as_tensor(bound, dtype=x.dtype, device=x.device).clamp_min(1e-12)
     levels = 2 ** (bits - 1) - 1 if signed and bits > 1 else 2**bits - 1
     lo = -bound_t if signed else torch.zeros_like(bound_t)
-    clipped = torch.maximum(torch.minimum(x, bound_t), lo)
     step = bound_t / max(levels, 1)
+    if not (torch.is_grad_enabled() and (x.requires_grad or bound_t.requires_grad)):  # inference: same arithmetic, in place, no STE
+        return torch.clamp(x, lo, bound_t).div_(step).round_().mul_(step)
+    clipped = torch.maximum(torch.minimum(x, bound_t), lo)
     return ste_round(clipped / step) * step
 
 
