@@ -325,6 +325,63 @@ def export(
         out.print(str(path))
 
 
+@app.command()
+@_user_errors
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="2 seeds, 100 and 300 evaluations (minutes)"),
+    problems: str = typer.Option("", "--problems", "-p", help="comma-separated (default: all available)"),
+    methods: str = typer.Option("", "--methods", "-m", help="comma-separated (default: all)"),
+    seeds: int = typer.Option(0, "--seeds", help="seeds per (problem, method) (default 10, quick 2)"),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="worker processes (default: every core)"),
+    out_dir: str = typer.Option("runs/bench", "--out", "-o", help="folder for results.json, bench.md, figures"),
+    doc: str = typer.Option("", "--doc", help="also put the report into this markdown file (its own block), "
+                            "e.g. docs/benchmarks.md"),
+    figures: str = typer.Option("", "--figures", help="figure folder (default: OUT)"),
+    load: Optional[list[str]] = typer.Option(None, "--load", help="render saved results.json (repeatable: "
+                                             "merged), run nothing"),
+) -> None:
+    """Search-efficiency benchmark: methods x problems x seeds against each problem's true front."""
+    import os
+
+    from imcnas.benchmarks import bench_report
+    from imcnas.benchmarks.suite import BenchConfig, load_results, run_bench, save_results
+
+    target = Path(out_dir)
+    if load:
+        data = load_results([Path(p) for p in load])
+    else:
+        split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+        cfg = BenchConfig(quick=quick, seeds=seeds or (2 if quick else 10), jobs=jobs,
+                          **({"problems": split(problems)} if problems else {}),
+                          **({"methods": split(methods)} if methods else {}))
+
+        def tick(r: dict, k: int, n: int) -> None:
+            last = r["ratio"][-1] if r["ratio"] else 0.0
+            err.print(f"[{k}/{n}] {r['problem']} {r['method']} seed {r['seed']}: {len(r['ratio'])} evals, "
+                      f"HV ratio {last:.3f}, {r['seconds']:.1f} s", highlight=False)
+
+        try:
+            data = run_bench(cfg, tick)
+        except KeyboardInterrupt:
+            err.print("interrupted: nothing written")
+            raise typer.Exit(code=130) from None
+        save_results(data, target / "results.json")
+    fig_dir = Path(figures) if figures else target
+    made = bench_report.figures(data, fig_dir)
+    for name, why in data["meta"]["skipped"].items():
+        err.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
+    md_path = target / "bench.md"
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(bench_report.render(data, os.path.relpath(fig_dir, target) if made else None))
+    if doc:
+        rel = os.path.relpath(fig_dir, Path(doc).resolve().parent) if made else None
+        bench_report.write_block(doc, bench_report.render(data, rel))
+    for line in bench_report.verdict(data):
+        out.print(line.strip(), highlight=False, soft_wrap=True)
+    for p in [target / "results.json"] * (not load) + [md_path] + ([Path(doc)] if doc else []) + made:
+        out.print(f"wrote {p}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console entry point."""
     app()
