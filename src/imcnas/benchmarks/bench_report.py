@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -79,8 +79,10 @@ def compare(data: dict, problem: str, a: str, b: str, c: int) -> tuple[str, floa
 def verdict(data: dict) -> list[str]:
     """Markdown lines: is the default strategy at or ahead of the plain baselines at every budget, and does it
     reach 0.98 of the true HV within 1 % of each finite space on every seed? Which method wins most often."""
+    from imcnas.config import StrategyConfig
+
     meta = data["meta"]
-    default = meta["default_strategy"]
+    default = StrategyConfig().name  # today's default (the saved results may predate a change of default)
     L: list[str] = []
     behind: list[str] = []
     goal_miss: list[str] = []
@@ -228,7 +230,7 @@ def figures(data: dict, out_dir: str | Path) -> list[Path]:
             mu, sd = Y.mean(0), Y.std(0)
             style = "-" if METHODS[m].kind == "strategy" and not m.endswith("-style") else (
                 "--" if m.endswith("-style") else ":")
-            (line,) = ax.plot(x, mu, style, lw=1.6 if m == meta["default_strategy"] else 1.1, label=_label(m))
+            (line,) = ax.plot(x, mu, style, lw=1.1, label=_label(m))
             ax.fill_between(x, mu - sd, np.minimum(mu + sd, 1.0), color=line.get_color(), alpha=0.08)
         for t in (0.95, 0.98):
             ax.axhline(t, color="grey", lw=0.6, ls="--")
