@@ -71,7 +71,7 @@ def test_bad_arguments(problem, ctx) -> None:
 
 
 def test_row_encoding_matches_problem_index(problem) -> None:
-    """The pymoo baseline of benchmarks/search_efficiency.py maps choice indices to rows like this."""
+    """Rows follow the choice-index order of the parameters (arch part x chip part, C order)."""
     sizes = [len(v) for v in problem.choices().values()]
     idx, _ = problem.enumerate_all()
     rng = np.random.default_rng(0)

@@ -197,7 +197,8 @@ def save_results(data: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_results(paths: Sequence[str | Path]) -> dict[str, Any]:
-    """Read one or more saved results and merge them (problems, methods and runs united; runtimes added)."""
+    """Read one or more saved results and merge them: problems, methods and runs united, runtimes added; a run
+    (problem, method, seed) in a later file replaces the same run of an earlier one."""
     merged: dict[str, Any] | None = None
     for path in paths:
         p = Path(path)
@@ -217,8 +218,9 @@ def load_results(paths: Sequence[str | Path]) -> dict[str, Any]:
         m["skipped"] = {k: v for k, v in {**m["skipped"], **n["skipped"]}.items() if k not in m["problems"]}
         m["methods"] += [x for x in n["methods"] if x not in m["methods"]]
         m["total_s"] += n["total_s"]
-        have = {(r["problem"], r["method"], r["seed"]) for r in merged["results"]}
-        merged["results"] += [r for r in data["results"] if (r["problem"], r["method"], r["seed"]) not in have]
+        newer = {(r["problem"], r["method"], r["seed"]) for r in data["results"]}
+        merged["results"] = [r for r in merged["results"] if (r["problem"], r["method"], r["seed"]) not in newer]
+        merged["results"] += data["results"]
     if merged is None:
         raise ConfigError("bench --load: no file given")
     return merged
