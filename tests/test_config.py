@@ -30,7 +30,7 @@ def test_quickstart_loads() -> None:
     cfg = load_config(QUICKSTART)
     assert cfg.name == "quickstart" and cfg.data.dataset == "digits" and cfg.model.family == "cnn"
     assert cfg.constraints == ["area_mm2 <= 1.0"]
-    assert cfg.strategy.name == "nsga2" and cfg.strategy.options == {"pop_size": 8}
+    assert cfg.strategy.name == "surrogate" and cfg.strategy.options == {"n_initial": 8}
     assert cfg.budget.trials == 24 and cfg.budget.batch == 8
     assert cfg.training.epochs == 4 and cfg.training.hwa
     form = cfg.formulation_obj()
@@ -89,7 +89,7 @@ def test_set_overrides() -> None:
     cfg = load_config(QUICKSTART, ["budget.trials=5", "training.epochs=1", "strategy.name=random",
                                    "evaluation.repeats=1", "strategy.options.pop_size=4", "seed=7"])
     assert cfg.budget.trials == 5 and cfg.training.epochs == 1 and cfg.evaluation.repeats == 1
-    assert cfg.strategy.name == "random" and cfg.strategy.options == {"pop_size": 4} and cfg.seed == 7
+    assert cfg.strategy.name == "random" and cfg.strategy.options == {"n_initial": 8, "pop_size": 4} and cfg.seed == 7
     assert cfg.budget.batch == 8  # untouched fields keep the file's values
 
 

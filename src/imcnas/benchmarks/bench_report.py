@@ -135,7 +135,7 @@ def render(data: dict, figure_dir: str | None = None) -> str:
     meta = data["meta"]
     L: list[str] = [BEGIN, "", "## Search efficiency: `imcnas bench`", ""]
     L.append(f"Written by `imcnas bench{' --quick' if meta['quick'] else ''}` in {meta['total_s'] / 60:.1f} min on "
-             f"{meta['machine']} ({meta['jobs']} worker processes, one thread each); Python "
+             f"{meta['machine']} ({meta['jobs']} worker process{'es' if meta['jobs'] > 1 else ''}, one thread each); Python "
              f"{meta['versions']['python']}, numpy {meta['versions']['numpy']}, pymoo {meta['versions']['pymoo']}, "
              f"optuna {meta['versions']['optuna']}. {meta['seeds']} seeds (0-{meta['seeds'] - 1}); cells are mean ± "
              "standard deviation over seeds (ddof 1); (k/n): only k seeds got that far.\n")
@@ -215,33 +215,39 @@ def figures(data: dict, out_dir: str | Path) -> list[Path]:
         return []
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from imcnas.config import StrategyConfig
+
     paths = []
     meta = data["meta"]
+    default = StrategyConfig().name
     for name, pm in meta["problems"].items():
-        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        fig, ax = plt.subplots(figsize=(9.5, 4.8))
         n = pm["checkpoints"][-1]
         x = np.arange(1, n + 1)
-        for m in meta["methods"]:
+        colours = plt.get_cmap("tab20").colors
+        for i, m in enumerate(meta["methods"]):
             rs = _runs(data, name, m)
             if not rs:
                 continue
             Y = np.array([np.pad(r["ratio"], (0, n - len(r["ratio"])), mode="edge") if r["ratio"] else np.zeros(n)
                           for r in rs])[:, :n]
             mu, sd = Y.mean(0), Y.std(0)
-            style = "-" if METHODS[m].kind == "strategy" and not m.endswith("-style") else (
-                "--" if m.endswith("-style") else ":")
-            (line,) = ax.plot(x, mu, style, lw=1.1, label=_label(m))
-            ax.fill_between(x, mu - sd, np.minimum(mu + sd, 1.0), color=line.get_color(), alpha=0.08)
+            style = "--" if m.endswith("-style") else ":" if METHODS[m].kind != "strategy" else "-"
+            main = m == default
+            ax.plot(x, mu, style, color=colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20], lw=2.4 if main else 1.2,
+                    label=_label(m).replace("`", "") + (" (default)" if main else ""), zorder=3 if main else 2)
+            ax.fill_between(x, mu - sd, np.minimum(mu + sd, 1.0), color=colours[(2 * i) % 20], alpha=0.07)
         for t in (0.95, 0.98):
             ax.axhline(t, color="grey", lw=0.6, ls="--")
         if pm.get("one_percent") and pm["one_percent"] <= n:
             ax.axvline(pm["one_percent"], color="grey", lw=0.6, ls=":")
+            ax.annotate("1 % of the space", (pm["one_percent"], 0.02), fontsize=7, color="grey", rotation=90)
         ax.set_xscale("log")
         ax.set_xlabel("distinct evaluations")
         ax.set_ylabel("HV ratio (of the true front)")
-        ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.01)
+        ax.set_ylim(0.0, 1.01)
         ax.set_title(f"{pm['label']}: mean ± std over {meta['seeds']} seeds")
-        ax.legend(fontsize=7, ncol=2, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         fig.tight_layout()
         p = out / f"bench_{name}.png"
         fig.savefig(p, dpi=110)

@@ -165,7 +165,9 @@ def unavailable(name: str) -> str | None:
     try:
         get_problem(name)
     except ImportError as e:
-        return f"not available here ({e})"
+        if (e.name or "").startswith("imcnas."):
+            return f"not part of this version of imcnas ({e.name} does not exist yet)"
+        return f"not available here ({e}; see the extras in pyproject.toml)"
     except (ConfigError, FileNotFoundError, OSError) as e:
         return f"not available here ({e})"
     return None
