@@ -37,8 +37,10 @@ def test_problem_evaluate_matches_table() -> None:
 def test_unknown_and_unavailable_problems() -> None:
     with pytest.raises(UnknownNameError, match="zdt1"):
         get_problem("nope")
-    if "nasbench-graph" in PROBLEMS and unavailable("nasbench-graph"):
-        assert "not available" in unavailable("nasbench-graph")
+    why = unavailable("nasbench-graph")
+    if why is not None:  # until imcnas.benchmarks.nasbenchgraph exists (or when its extra is missing)
+        assert why.startswith("not ") and ("nasbenchgraph" in why or "extras" in why)
+    assert unavailable("categorical") is None
 
 
 def test_checkpoints_and_one_percent() -> None:
