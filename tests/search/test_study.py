@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import imcnas.search.study as study_mod
+import imcnas.search.rungs as rungs_mod
 from imcnas.cli import app
 from imcnas.config import config_from_dict
 from imcnas.errors import ConfigError
@@ -86,13 +86,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     """(trial number, fidelity) of every expensive evaluation the study runs (in-process executor)."""
     calls: list[tuple[int, str]] = []
-    real = study_mod.run_task
+    real = rungs_mod.run_task
 
     def counting(task):
         calls.append((task.number, task.fidelity))
         return real(task)
 
-    monkeypatch.setattr(study_mod, "run_task", counting)
+    monkeypatch.setattr(rungs_mod, "run_task", counting)
     return calls
 
 
