@@ -112,7 +112,15 @@ def test_samples_round_trip_and_bad_samples(problem) -> None:
         ev = problem.evaluate(s)
         assert ev["error_1d"] == pytest.approx(100 - float(problem.arrays["acc_mean"][divmod(i, CHIPS)][2]))
         assert ev["error_1d_lcb"] >= ev["error_1d"]
-    assert problem.space() is not None
+    assert set(problem.space().names) == set(problem.choices())
+    if problem.complete:  # the seven arch.* keys; width_mult does not matter with one conv or width 32
+        assert [k for k in problem.choices() if k.startswith("arch.")] == problem.arch_keys
+        s = {**problem.sample_at(0), "arch.convs": 1}
+        assert problem.index({**s, "arch.width_mult": 1}) == problem.index({**s, "arch.width_mult": 2})
+        s = {**problem.sample_at(0), "arch.convs": 2, "arch.width": 8}
+        assert problem.index({**s, "arch.width_mult": 1}) != problem.index({**s, "arch.width_mult": 2})
+    else:
+        assert "arch.id" in problem.choices()
     with pytest.raises(ConfigError, match="not one of"):
         problem.index({**problem.sample_at(0), "adc.bits": 3})
     with pytest.raises(ConfigError, match="unknown objective"):
