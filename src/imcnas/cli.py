@@ -339,12 +339,13 @@ def bench(
     figures: str = typer.Option("", "--figures", help="figure folder (default: OUT)"),
     load: Optional[list[str]] = typer.Option(None, "--load", help="render saved results.json (repeatable: "
                                              "merged), run nothing"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted benchmark in OUT (runs.jsonl)"),
 ) -> None:
     """Search-efficiency benchmark: methods x problems x seeds against each problem's true front."""
     import os
 
     from imcnas.benchmarks import bench_report
-    from imcnas.benchmarks.suite import BenchConfig, load_results, run_bench, save_results
+    from imcnas.benchmarks.suite import BenchConfig, load_results, read_journal, run_bench, save_results
 
     target = Path(out_dir)
     if load:
@@ -360,10 +361,17 @@ def bench(
             err.print(f"[{k}/{n}] {r['problem']} {r['method']} seed {r['seed']}: {len(r['ratio'])} evals, "
                       f"HV ratio {last:.3f}, {r['seconds']:.1f} s", highlight=False)
 
+        journal = target / "runs.jsonl"
+        if journal.exists() and not resume:
+            raise ConfigError(f"{journal} holds runs of an earlier benchmark: add --resume to continue it, or "
+                              "choose another --out")
+        target.mkdir(parents=True, exist_ok=True)
         try:
-            data = run_bench(cfg, tick)
+            data = run_bench(cfg, tick, journal)
         except KeyboardInterrupt:
-            err.print("interrupted: nothing written")
+            again = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
+            err.print(f"interrupted: {len(read_journal(journal))} finished runs kept in {journal}; continue with: "
+                      f"imcnas {again} --resume", highlight=False, soft_wrap=True)
             raise typer.Exit(code=130) from None
         save_results(data, target / "results.json")
     fig_dir = Path(figures) if figures else target

@@ -13,7 +13,7 @@ from imcnas.benchmarks import bench_report
 from imcnas.benchmarks.problems import PROBLEMS, get_problem, unavailable
 from imcnas.benchmarks.runners import METHODS, Tracker, run_method
 from imcnas.benchmarks.suite import (BenchConfig, checkpoints, evals_to, igd_plus, load_results, one_percent,
-                                     run_bench, save_results)
+                                     read_journal, run_bench, save_results)
 from imcnas.errors import ConfigError, UnknownNameError
 
 
@@ -172,6 +172,20 @@ def test_save_load_and_merge(small_bench: dict, tmp_path) -> None:
         load_results([tmp_path / "bad.json"])
 
 
+def test_journal_resumes_without_running_again(tmp_path) -> None:
+    cfg = BenchConfig(problems=("categorical",), methods=("random", "evolution"), seeds=2, quick=True, jobs=1)
+    journal = tmp_path / "runs.jsonl"
+    first = run_bench(cfg, journal=journal)
+    assert len(read_journal(journal)) == 4
+    with journal.open("a") as fh:
+        fh.write('{"problem": "categorical", "method"')  # a line cut short by a kill
+    seen = []
+    again = run_bench(cfg, lambda r, k, n: seen.append(r), journal=journal)
+    assert seen == [] and again["meta"]["resumed_runs"] == 4
+    key = lambda r: (r["method"], r["seed"])  # noqa: E731
+    assert sorted(again["results"], key=key) == sorted(first["results"], key=key)
+
+
 def test_bench_config_rejects_unknown_names() -> None:
     with pytest.raises(UnknownNameError):
         BenchConfig(methods=("nope",))
@@ -192,6 +206,7 @@ def test_cli_bench_quick_writes_results_report_and_figures(tmp_path) -> None:
     pytest.importorskip("matplotlib")
     assert (tmp_path / "docs" / "figures" / "bench_categorical.png").exists()
     assert "](figures/bench_categorical.png)" in text
+    assert_user_error(run_cli("bench", "--quick", "--problems", "categorical", "-o", str(out)), "--resume")
     again = run_cli("bench", "--load", str(out / "results.json"), "-o", str(tmp_path / "again"))
     assert again.exit_code == 0, again.output
     assert (tmp_path / "again" / "bench.md").read_text().count("| `surrogate` |") == 2

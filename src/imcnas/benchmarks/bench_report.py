@@ -134,7 +134,10 @@ def render(data: dict, figure_dir: str | None = None) -> str:
     """The markdown report."""
     meta = data["meta"]
     L: list[str] = [BEGIN, "", "## Search efficiency: `imcnas bench`", ""]
-    L.append(f"Written by `imcnas bench{' --quick' if meta['quick'] else ''}` in {meta['total_s'] / 60:.1f} min on "
+    resumed = meta.get("resumed_runs", 0)
+    runtime = (f"{meta['total_s'] / 60:.1f} min" + (f" (after resuming {resumed} finished runs)" if resumed else "")
+               + (f"; the runs took {meta['run_s'] / 60:.1f} min of worker time" if "run_s" in meta else ""))
+    L.append(f"Written by `imcnas bench{' --quick' if meta['quick'] else ''}` in {runtime} on "
              f"{meta['machine']} ({meta['jobs']} worker process{'es' if meta['jobs'] > 1 else ''}, one thread each); Python "
              f"{meta['versions']['python']}, numpy {meta['versions']['numpy']}, pymoo {meta['versions']['pymoo']}, "
              f"optuna {meta['versions']['optuna']}. {meta['seeds']} seeds (0-{meta['seeds'] - 1}); cells are mean ± "

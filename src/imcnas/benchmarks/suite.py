@@ -24,8 +24,8 @@ from imcnas.benchmarks.problems import PROBLEMS, BenchProblem, get_problem, unav
 from imcnas.benchmarks.runners import METHODS, run_method
 from imcnas.errors import ConfigError, UnknownNameError
 
-__all__ = ["BenchConfig", "TARGETS", "checkpoints", "default_methods", "load_results", "one_percent", "run_bench",
-           "run_job", "save_results"]
+__all__ = ["BenchConfig", "TARGETS", "checkpoints", "default_methods", "load_results", "one_percent", "read_journal",
+           "run_bench", "run_job", "save_results"]
 
 TARGETS = (0.95, 0.98)
 SPACE_FRACTION = 0.01
@@ -140,12 +140,33 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def run_bench(cfg: BenchConfig, progress: Callable[[dict, int, int], None] | None = None) -> dict[str, Any]:
-    """Run the benchmark; returns ``{"meta": ..., "results": [run_job dicts]}``."""
+def _job_key(problem: str, method: str, seed: int, budget: int, max_asks: int) -> tuple:
+    return (problem, method, int(seed), int(budget), int(max_asks))
+
+
+def read_journal(path: str | Path) -> dict[tuple, dict]:
+    """Finished runs recorded in a journal (JSON lines), by (problem, method, seed, budget, max_asks); a line
+    cut short by a kill is ignored."""
+    done: dict[tuple, dict] = {}
+    p = Path(path)
+    if not p.exists():
+        return done
+    for line in p.read_text().splitlines():
+        try:
+            r = json.loads(line)
+            done[_job_key(r["problem"], r["method"], r["seed"], r["budget"], r["max_asks"])] = r
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
+def run_bench(cfg: BenchConfig, progress: Callable[[dict, int, int], None] | None = None,
+              journal: str | Path | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns ``{"meta": ..., "results": [run_job dicts]}``. With ``journal``, every
+    finished run is appended to that JSON-lines file at once, and runs already in it are not run again (an
+    interrupted benchmark resumes where it stopped)."""
     import optuna
     import pymoo
-
-    from imcnas.config import StrategyConfig
 
     t0 = time.perf_counter()
     problems, skipped = {}, {}
@@ -162,29 +183,45 @@ def run_bench(cfg: BenchConfig, progress: Callable[[dict, int, int], None] | Non
             max_asks = cfg.slow_asks if METHODS[m].slow else cfg.reask_factor * budget
             jobs += [(name, m, s, budget, max_asks, pm["checkpoints"]) for s in range(cfg.seeds)]
     jobs.sort(key=lambda j: (-(j[3] * (3 if METHODS[j[1]].slow or "surrogate" in j[1] else 1))))
+    done = read_journal(journal) if journal else {}
+    results = [done[_job_key(*j[:5])] for j in jobs if _job_key(*j[:5]) in done]
+    reused = len(results)
+    todo = [j for j in jobs if _job_key(*j[:5]) not in done]
     n_jobs = cfg.jobs or os.cpu_count() or 1
-    results: list[dict] = []
-    if n_jobs == 1 or len(jobs) <= 1:
-        for j in jobs:
-            results.append(run_job(*j))
-            if progress:
-                progress(results[-1], len(results), len(jobs))
-    else:
-        import multiprocessing as mp
+    log = open(journal, "a") if journal else None  # noqa: SIM115 - closed in finally
 
-        with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-            futures = [pool.submit(run_job, *j) for j in jobs]
-            for f in as_completed(futures):
-                r = f.result()
-                results.append(r)
-                if progress:
-                    progress(r, len(results), len(jobs))
+    def finish(r: dict) -> None:
+        results.append(r)
+        if log is not None:
+            log.write(json.dumps(r) + "\n")
+            log.flush()
+        if progress:
+            progress(r, len(results), len(jobs))
+
+    try:
+        if n_jobs == 1 or len(todo) <= 1:
+            for j in todo:
+                finish(run_job(*j))
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+                futures = [pool.submit(run_job, *j) for j in todo]
+                try:
+                    for f in as_completed(futures):
+                        finish(f.result())
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    finally:
+        if log is not None:
+            log.close()
     meta = {"quick": cfg.quick, "seeds": cfg.seeds, "methods": list(cfg.methods), "problems": problems,
             "skipped": skipped, "slow_asks": cfg.slow_asks, "reask_factor": cfg.reask_factor, "jobs": n_jobs,
-            "default_strategy": StrategyConfig().name, "targets": list(TARGETS), "machine": machine(),
+            "targets": list(TARGETS), "machine": machine(), "resumed_runs": reused,
             "versions": {"python": platform.python_version(), "numpy": np.__version__, "pymoo": pymoo.__version__,
                          "optuna": optuna.__version__},
-            "total_s": time.perf_counter() - t0}
+            "total_s": time.perf_counter() - t0, "run_s": float(sum(r["seconds"] for r in results))}
     return {"meta": meta, "results": results}
 
 
@@ -218,6 +255,7 @@ def load_results(paths: Sequence[str | Path]) -> dict[str, Any]:
         m["skipped"] = {k: v for k, v in {**m["skipped"], **n["skipped"]}.items() if k not in m["problems"]}
         m["methods"] += [x for x in n["methods"] if x not in m["methods"]]
         m["total_s"] += n["total_s"]
+        m["run_s"] = m.get("run_s", 0.0) + n.get("run_s", 0.0)
         newer = {(r["problem"], r["method"], r["seed"]) for r in data["results"]}
         merged["results"] = [r for r in merged["results"] if (r["problem"], r["method"], r["seed"]) not in newer]
         merged["results"] += data["results"]
