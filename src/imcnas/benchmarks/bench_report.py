@@ -102,7 +102,8 @@ def verdict(data: dict) -> list[str]:
                 goal_miss.append(f"{pm['label']}: not measured (1 % = {pct:,} evaluations > this run's budget)")
             elif not all(h is not None and h <= pct for h in hits):
                 k = sum(h is not None and h <= pct for h in hits)
-                goal_miss.append(f"{pm['label']}: {k}/{len(hits)} seeds reach 0.98 within {pct:,} evaluations")
+                few = (f" (the true front alone has {pm['front_size']} designs)" if pct < pm["front_size"] else "")
+                goal_miss.append(f"{pm['label']}: {k}/{len(hits)} seeds reach 0.98 within {pct:,} evaluations{few}")
     L.append(f"Default strategy: `{default}` (`strategy.name` when the YAML names none).\n")
     if behind:
         L.append(f"- **Not at or ahead everywhere**: `{default}` is behind (by more than one standard error) at "
