@@ -79,3 +79,14 @@ def test_terminal_shows_the_same_number() -> None:
     metrics = [Metric("accuracy", False), Metric("energy_pj", True)]
     trials = [done(i, accuracy=float(100 * rng.random()), energy_pj=float(1e6 * rng.random())) for i in range(25)]
     assert ui.current_hv(trials, metrics) == pytest.approx(study_hypervolume(trials, metrics))
+
+
+def test_extend_front_keeps_only_nondominated_points() -> None:
+    from imcnas.analysis.indicators import extend_front
+
+    front = np.array([[1.0, 3.0], [3.0, 1.0]])
+    assert extend_front(front, np.array([3.0, 3.0])) is None  # dominated
+    assert extend_front(front, np.array([1.0, 3.0])) is None  # already there
+    got = extend_front(front, np.array([0.5, 2.0]))  # dominates [1, 3]
+    assert got.tolist() == [[3.0, 1.0], [0.5, 2.0]]
+    assert extend_front(np.zeros((0, 2)), np.array([1.0, 1.0])).tolist() == [[1.0, 1.0]]

@@ -98,6 +98,14 @@ def hypervolume(points_min: np.ndarray, ref: Vector) -> float:
     return float(HV(ref_point=r)(F))
 
 
+def extend_front(front: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """The non-dominated set ``front`` (rows, minimised) with point ``y`` added, or None when ``y`` is weakly
+    dominated by it (the set, and so its hypervolume, do not change); for counting HV after each evaluation."""
+    if bool((front <= y).all(axis=1).any()):
+        return None
+    return np.vstack([front[~(y <= front).all(axis=1)], y])
+
+
 def igd(points_min: np.ndarray, true_front: np.ndarray) -> float:
     """Inverted generational distance of the points to ``true_front`` (pymoo IGD: mean distance from each
     true-front point to its nearest point); ``inf`` when there are no points. Normalise both first when the

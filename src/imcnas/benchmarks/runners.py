@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from imcnas.analysis.indicators import hypervolume
+from imcnas.analysis.indicators import extend_front, hypervolume
 from imcnas.benchmarks.problems import BenchProblem
 from imcnas.errors import UnknownNameError
 
@@ -111,9 +111,9 @@ class Tracker:
         self.seen[key] = y
         self.since_new = 0
         self.rows.append(y)
-        if not bool((self._front <= y).all(axis=1).any()):  # not weakly dominated: the HV may grow
-            self._front = np.vstack([self._front[~(y <= self._front).all(axis=1)], y])
-            self._hv = hypervolume(self._front, self.p.ref)
+        front = extend_front(self._front, y)
+        if front is not None:  # not weakly dominated: the HV may grow
+            self._front, self._hv = front, hypervolume(front, self.p.ref)
         self.ratio.append(self._hv / self.p.true_hv)
         return y
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imcnas.analysis.indicators import hypervolume
+from imcnas.analysis.indicators import extend_front, hypervolume
 from imcnas.errors import ConfigError
 from imcnas.search.trial import Objective, Trial, TrialState
 
@@ -83,9 +83,9 @@ class HVTracker:
         if row not in self.seen:
             self.since_new = 0
             self.seen.add(row)
-            if not bool((self.front <= y).all(axis=1).any()):  # not weakly dominated: the HV may grow
-                self.front = np.vstack([self.front[~(y <= self.front).all(axis=1)], y])
-                self.ratio = hypervolume(self.front, self.ctx.ref) / self.ctx.true_hv
+            front = extend_front(self.front, y)
+            if front is not None:  # not weakly dominated: the HV may grow
+                self.front, self.ratio = front, hypervolume(front, self.ctx.ref) / self.ctx.true_hv
             self.trace.append((len(self.seen), self.ratio))
         self.ask_trace.append(self.ratio)
         return y
