@@ -58,7 +58,7 @@ class FormulationConfig(_Strict):
 class StrategyConfig(_Strict):
     """A strategy from ``imcnas.search.strategies`` and its keyword options."""
 
-    name: str = "surrogate"  # the benchmark's winner (docs/benchmarks.md, "Verdict"); nsga2 before
+    name: str = "surrogate"  # see docs/benchmarks.md ("Verdict", conformance); nsga2 before
     options: dict[str, Any] = Field(default_factory=dict)
 
 
