@@ -114,6 +114,9 @@ def run_job(problem: str, method: str, seed: int, budget: int, max_asks: int, po
 
 
 def _init_worker() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
 
@@ -211,6 +214,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[dict, int, int], None] | Non
                     for f in as_completed(futures):
                         finish(f.result())
                 except KeyboardInterrupt:
+                    for proc in list(getattr(pool, "_processes", {}).values()):
+                        proc.terminate()  # a run in progress is lost; finished ones are in the journal
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     finally:
