@@ -17,12 +17,13 @@ from imcnas.space.families.nb201 import nb201_network
 from imcnas.space.families.nb201_family import DEFAULT_CELL
 from imcnas.workload.ops import OpKind
 
-FAMILIES = ["cnn", "mobilenet", "nb201", "resnet"]
+FAMILIES = ["cnn", "mobilenet", "nb201", "resnet", "transformer"]
 # (family, input shape) pairs every family supports
 CASES = [("cnn", (1, 8, 8)), ("cnn", (1, 40)), ("cnn", (3, 32, 32)),
          ("resnet", (3, 32, 32)), ("resnet", (1, 8, 8)), ("resnet", (1, 40)),
          ("mobilenet", (3, 32, 32)), ("mobilenet", (1, 8, 8)), ("mobilenet", (1, 40)),
-         ("nb201", (3, 32, 32)), ("nb201", (1, 8, 8))]
+         ("nb201", (3, 32, 32)), ("nb201", (1, 8, 8)),
+         ("transformer", (1, 8, 8)), ("transformer", (1, 40)), ("transformer", (3, 32, 32))]
 CROSSBAR = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
 
@@ -154,7 +155,8 @@ def test_missing_keys_take_defaults(name: str) -> None:
     ("cnn", "arch.kernel", 4), ("cnn", "arch.act", "tanh"), ("cnn", "arch.convs", 0), ("cnn", "arch.pool", "yes"),
     ("resnet", "arch.stages", 5), ("resnet", "arch.s0.block", "dense"), ("resnet", "arch.s1.width", 2.5),
     ("mobilenet", "arch.width_mult", 0), ("mobilenet", "arch.s2.depth", 9), ("mobilenet", "arch.s0.expand", "6"),
-    ("nb201", "arch.e0", "conv_5x5"), ("cnn", "arch.widht", 16)])
+    ("nb201", "arch.e0", "conv_5x5"), ("cnn", "arch.widht", 16), ("transformer", "arch.heads", 0),
+    ("transformer", "arch.b0.mlp_ratio", 9), ("transformer", "arch.b12.heads", 1), ("transformer", "arch.pool", 1)])
 def test_bad_values_are_one_line_config_errors(name: str, key: str, value: object) -> None:
     with pytest.raises(ConfigError) as err:
         build_model(name, {key: value}, (3, 32, 32), 10)
@@ -162,7 +164,8 @@ def test_bad_values_are_one_line_config_errors(name: str, key: str, value: objec
 
 
 @pytest.mark.parametrize("name,shape", [("nb201", (1, 40)), ("nb201", (3, 30, 30)), ("cnn", (3,)),
-                                        ("resnet", (0, 8, 8)), ("mobilenet", (1, 2, 3, 4))])
+                                        ("resnet", (0, 8, 8)), ("mobilenet", (1, 2, 3, 4)),
+                                        ("transformer", (0, 8)), ("transformer", (1, 2, 3, 4))])
 def test_bad_input_shapes_are_one_line_config_errors(name: str, shape: tuple[int, ...]) -> None:
     with pytest.raises(ConfigError) as err:
         build_model(name, {}, shape, 10)
@@ -179,7 +182,8 @@ def test_bad_num_classes_is_a_config_error() -> None:
 
 # ------------------------------------------------------------------------------------------ cost model
 @pytest.mark.parametrize("name,shape", [("cnn", (1, 8, 8)), ("cnn", (1, 40)), ("resnet", (3, 32, 32)),
-                                        ("mobilenet", (1, 8, 8)), ("nb201", (3, 32, 32))])
+                                        ("mobilenet", (1, 8, 8)), ("nb201", (3, 32, 32)),
+                                        ("transformer", (1, 8, 8))])
 def test_traced_models_can_be_priced(name: str, shape: tuple[int, ...]) -> None:
     fam = get_family(name)
     for arch in samples(name, shape, 2, seed=11):

@@ -4,6 +4,7 @@
 - ``mnist1d``: MNIST-1D (Greydanus 2020) generated locally, 1x40 signals, 10 classes; 3,200/800/1,000 split
 - ``cifar10``: CIFAR-10 from a local folder in the python pickle format; 45,000/5,000/10,000 split
 - ``synthetic``: Gaussian class prototypes plus noise, any sample shape; 60/20/20 split
+- ``dyck``: balanced-bracket classification over token ids (``imcnas.accuracy.tokens``)
 
 Splits never depend on the training seed: ``digits`` uses the fixed ``SPLIT_SEED``, ``mnist1d`` the package's
 canonical generation seed and ``cifar10`` the file order. Only ``synthetic`` uses ``load_dataset(seed=...)``, as
@@ -284,3 +285,6 @@ def _synthetic(root: Path | None, seed: int, *, n_samples: int = 2000, shape: tu
     idx = _stratified_split(y, (0.6, 0.2), seed)
     meta = {"seed": seed, "noise": float(noise), "source": "gaussian prototypes"}
     return _from_split("synthetic", x, y, idx, num_classes, True, meta)
+
+
+from imcnas.accuracy import tokens as _tokens  # noqa: E402,F401 - registers the token tasks (dyck)

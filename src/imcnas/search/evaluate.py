@@ -62,13 +62,16 @@ def dataset_for(cfg: ExperimentConfig) -> Dataset:
     return _dataset(d.dataset, d.root, json.dumps(d.options, sort_keys=True))
 
 
-def cheap_metrics(cand: Candidate, input_shape: tuple[int, ...]) -> tuple[dict[str, float], dict[str, Any]]:
-    """Cost-model metrics of a built candidate (per-layer bits and pruning included) and report details."""
+def cheap_metrics(cand: Candidate, input_shape: tuple[int, ...], example: torch.Tensor | None = None
+                  ) -> tuple[dict[str, float], dict[str, Any]]:
+    """Cost-model metrics of a built candidate (per-layer bits and pruning included) and report details.
+    ``example`` is one input of the dataset, batch of 1 (its dtype matters: token ids are integers); without
+    it, a float zero input of ``input_shape``."""
     model = cand.model
     was = model.training
     model.eval()
     try:
-        work = trace(model, torch.zeros((1, *input_shape)))
+        work = trace(model, example if example is not None else torch.zeros((1, *input_shape)))
     finally:
         model.train(was)
     if cand.layer_bits:

@@ -186,9 +186,11 @@ def _check_train(name: str, p: Param, cfg: ExperimentConfig) -> None:
             raise ConfigError(f"space.params.{name}: value {v!r}: {msg}") from None
 
 
-def preflight(cfg: ExperimentConfig, space: SearchSpace, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
+def preflight(cfg: ExperimentConfig, space: SearchSpace, input_shape: tuple[int, ...], num_classes: int,
+              example: Any = None) -> dict[str, Any]:
     """Check the config against the hardware, the family and the cost model; train nothing. Returns the
-    default sample and its cost-model values; raises a one-line ConfigError naming the YAML path."""
+    default sample and its cost-model values; raises a one-line ConfigError naming the YAML path. ``example``:
+    one dataset input (batch of 1) for the cost model's trace."""
     from imcnas.hardware.spec import load_chip
     from imcnas.search.evaluate import cheap_metrics
     from imcnas.space.families import get_family
@@ -211,7 +213,7 @@ def preflight(cfg: ExperimentConfig, space: SearchSpace, input_shape: tuple[int,
             _check_bits(name, p, cfg, family.max_layers(tuple(input_shape), num_classes))
     cand, sample = _buildable(space, cfg, tuple(input_shape), num_classes)
     try:
-        values, info = cheap_metrics(cand, tuple(input_shape))
+        values, info = cheap_metrics(cand, tuple(input_shape), example)
     except ImcnasError as err:
         raise ConfigError(f"the default design cannot be priced: {_one_line(err)}") from None
     except Exception as err:  # noqa: BLE001

@@ -75,6 +75,7 @@ class Study(FidelityRungs):
         self.progress = progress
         self.data = dataset_for(cfg)
         self.shape, self.classes = tuple(self.data.input_shape), self.data.num_classes
+        self.example = self.data.train[:1][0]  # traced by the cost model (dtype included: token ids)
         self.space = search_space(cfg, self.shape, self.classes)
         self.objectives = self.form.objectives()
         # the strategy (name and options checked) before anything is written to the output folder
@@ -83,7 +84,7 @@ class Study(FidelityRungs):
         if resume and cfg.storage is None and not self.out.is_dir():
             raise ConfigError(f"{self.out}: no study to resume there (no such folder); run without --resume to "
                               "start one")
-        self.preflight = preflight(cfg, self.space, self.shape, self.classes)
+        self.preflight = preflight(cfg, self.space, self.shape, self.classes, self.example)
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock = StudyLock(self.out).acquire()
         try:
@@ -180,7 +181,7 @@ class Study(FidelityRungs):
             return Trial(number, sample, {}, TrialState.INFEASIBLE, {"reason": why, "stage": "space"}), {}, {}
         try:
             cand = build(sample, self.cfg, self.shape, self.classes, seed=self.cfg.seed)
-            values, info = cheap_metrics(cand, self.shape)
+            values, info = cheap_metrics(cand, self.shape, self.example)
         except Exception as err:  # noqa: BLE001 - a sample that cannot be built is a failed trial
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             return Trial(number, sample, {}, TrialState.FAILED, {"reason": reason, "stage": "build"}), {}, {}

@@ -27,7 +27,7 @@ from imcnas.config import ExperimentConfig
 from imcnas.errors import ConfigError, ImcnasError
 from imcnas.hardware.spec import Chip, load_chip
 from imcnas.space.families import build_model, get_family
-from imcnas.space.searchspace import SearchSpace
+from imcnas.space.searchspace import SearchSpace, parse_constraints
 from imcnas.workload.analog import analog_layers
 
 PREFIXES = ("arch.", "hw.", "bits.", "prune.", "train.")
@@ -39,7 +39,8 @@ def search_space(cfg: ExperimentConfig, input_shape: tuple[int, ...], num_classe
     params: dict[str, Any] = {}
     if cfg.space.family_defaults:
         params.update(get_family(cfg.model.family).default_space(tuple(input_shape), num_classes))
-    user = SearchSpace.from_dict({"params": cfg.space.params, "constraints": cfg.space.constraints})
+    user = SearchSpace.from_dict({"params": cfg.space.params})
+    constraints = parse_constraints(cfg.space.constraints)  # may read the family's keys too
     bad = [k for k in user.names if not k.startswith(PREFIXES)]
     if bad:
         raise ConfigError(f"space.params.{bad[0]}: a parameter name must start with one of {', '.join(PREFIXES)}")
@@ -47,7 +48,7 @@ def search_space(cfg: ExperimentConfig, input_shape: tuple[int, ...], num_classe
     params = _narrow_conditions(params, set(user.params))
     if not params:
         raise ConfigError("space: no parameters to search (enable family_defaults or add space.params)")
-    return SearchSpace(params, list(user.constraints))
+    return SearchSpace(params, constraints)
 
 
 def _narrow_conditions(params: dict[str, Any], user: set[str]) -> dict[str, Any]:

@@ -147,15 +147,7 @@ class SearchSpace:
         structured = "params" in d and set(d) <= {"params", "constraints"} and isinstance(d["params"], Mapping) \
             and not any(k in PARAM_TYPES for k in d["params"])
         params = d["params"] if structured else d
-        raw = d.get("constraints", []) if structured else []
-        if not isinstance(raw, (list, tuple)):
-            raise ConfigError("search-space 'constraints' must be a list of {expr: ..., message: ...}")
-        constraints = []
-        for c in raw:
-            c = {"expr": c} if isinstance(c, str) else c
-            if not isinstance(c, Mapping) or "expr" not in c or set(c) - {"expr", "message"}:
-                raise ConfigError(f"constraint {c!r}: expected {{expr: ..., message: ...}}")
-            constraints.append(Constraint.expr(c["expr"], c.get("message")))
+        constraints = parse_constraints(d.get("constraints", []) if structured else [])
         return cls({str(k): param_from_dict(str(k), v) for k, v in params.items()}, constraints)
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,3 +165,16 @@ class SearchSpace:
 
     def __repr__(self) -> str:
         return f"SearchSpace({len(self.params)} params, {len(self.constraints)} constraints)"
+
+
+def parse_constraints(raw: Any) -> list[Constraint]:
+    """Expression constraints from their YAML form (a list of ``{expr, message}`` or bare strings)."""
+    if not isinstance(raw, (list, tuple)):
+        raise ConfigError("search-space 'constraints' must be a list of {expr: ..., message: ...}")
+    out = []
+    for c in raw:
+        c = {"expr": c} if isinstance(c, str) else c
+        if not isinstance(c, Mapping) or "expr" not in c or set(c) - {"expr", "message"}:
+            raise ConfigError(f"constraint {c!r}: expected {{expr: ..., message: ...}}")
+        out.append(Constraint.expr(c["expr"], c.get("message")))
+    return out

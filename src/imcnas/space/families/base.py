@@ -171,8 +171,9 @@ def _registry() -> dict[str, Family]:
         from imcnas.space.families.mobilenet import MobileNet
         from imcnas.space.families.nb201_family import NB201
         from imcnas.space.families.resnet import ResNet
+        from imcnas.space.families.transformer import Transformer
 
-        for fam in (CNN(), ResNet(), MobileNet(), NB201()):
+        for fam in (CNN(), ResNet(), MobileNet(), NB201(), Transformer()):
             _REGISTRY.setdefault(fam.name, fam)
     return _REGISTRY
 
