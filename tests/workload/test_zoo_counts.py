@@ -24,8 +24,8 @@ def _static_weights(model: nn.Module) -> int:
 
 
 def test_list_and_unknown() -> None:
-    assert list_models() == ["mobilenetv2", "resnet18", "resnet20-cifar", "vgg8-cifar"]
-    with pytest.raises(UnknownNameError, match="unknown model 'vgg9'; known: mobilenetv2"):
+    assert list_models() == ["bert-base", "mobilenetv2", "resnet18", "resnet20-cifar", "vgg8-cifar", "vit-tiny"]
+    with pytest.raises(UnknownNameError, match="unknown model 'vgg9'; known: bert-base"):
         get_model("vgg9")
 
 
@@ -115,3 +115,21 @@ def test_batch_counts_scale() -> None:
     assert w.batch == 4 and w.macs == 40_551_040
     assert w.matrix_ops[0].vectors == 4 * 32 * 32
     assert w.matrix_arrays["vectors"][0] == 32 * 32
+
+
+def _encoder_macs(n: int, d: int, depth: int, hidden: int) -> int:
+    """Per block: q, k, v, proj (4 n d^2), the MLP (2 n d hidden), QK^T and AV (2 n^2 d)."""
+    return depth * (4 * n * d * d + 2 * n * d * hidden + 2 * n * n * d)
+
+
+@pytest.mark.parametrize("name,macs,params", [
+    # DeiT-Ti: 196 patches + class token; patch conv 196 x 768 x 192; classifier 192 x 1000; 5,717,416
+    # parameters is the count of timm's deit_tiny_patch16_224
+    ("vit-tiny", 196 * 768 * 192 + _encoder_macs(197, 192, 12, 768) + 192 * 1000, 5_717_416),
+    # 128 tokens + class token; embedding lookups are reads, not MACs; classifier 768 x 2
+    ("bert-base", _encoder_macs(129, 768, 12, 3072) + 768 * 2, 108_598_274)])
+def test_transformer_zoo_counts(name: str, macs: int, params: int) -> None:
+    model, w = _traced(name)
+    assert w.macs == macs
+    assert sum(p.numel() for p in model.parameters()) == params
+    assert len([o for o in w.ops if o.kind == OpKind.DYNAMIC_MATMUL]) == 24

@@ -4,6 +4,11 @@
 - ``resnet20-cifar``: He et al. 2016 CIFAR ResNet-20 (16/32/64, option-A shortcuts), 3x32x32, 40.55 M MACs
 - ``resnet18``: torchvision ResNet-18 (hand-written equivalent), 3x224x224, 1.814 G MACs
 - ``mobilenetv2``: torchvision MobileNetV2, width 1.0, 3x224x224, 300.8 M MACs
+- ``vit-tiny``: ViT-Tiny-like (DeiT-Ti layout: patch 16, dim 192, 12 blocks, 3 heads, MLP 768, class token),
+  3x224x224, 1,000 classes, built by the ``transformer`` family
+- ``bert-base``: a BERT-base-sized encoder (dim 768, 12 blocks, 12 heads, MLP 3,072, vocabulary 30,522) over
+  128 token ids, 2 classes, built by the ``transformer`` family from a config (random weights, no download;
+  pre-norm, no segment embeddings or pooler, so not BERT's exact module list)
 """
 from __future__ import annotations
 
@@ -178,11 +183,26 @@ class MobileNetV2(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------- registry
-_ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
-    "vgg8-cifar": (VGG8, (3, 32, 32)),
-    "resnet20-cifar": (lambda: ResNetCifar(3), (3, 32, 32)),
-    "resnet18": (ResNet18, (3, 224, 224)),
-    "mobilenetv2": (MobileNetV2, (3, 224, 224)),
+def _family(arch: dict, shape: tuple[int, ...], classes: int) -> Callable[[], nn.Module]:
+    def make() -> nn.Module:
+        from imcnas.space.families import build_model
+
+        return build_model("transformer", arch, shape, classes)
+    return make
+
+
+_VIT_TINY = {"arch.patch": 16, "arch.dim": 192, "arch.depth": 12, "arch.heads": 3, "arch.mlp_ratio": 4,
+             "arch.pool": "cls"}
+_BERT_BASE = {"arch.dim": 768, "arch.depth": 12, "arch.heads": 12, "arch.mlp_ratio": 4, "arch.vocab": 30522,
+              "arch.pool": "cls"}
+# name -> (factory, input shape, vocabulary for token-id inputs or 0)
+_ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], int]] = {
+    "vgg8-cifar": (VGG8, (3, 32, 32), 0),
+    "resnet20-cifar": (lambda: ResNetCifar(3), (3, 32, 32), 0),
+    "resnet18": (ResNet18, (3, 224, 224), 0),
+    "mobilenetv2": (MobileNetV2, (3, 224, 224), 0),
+    "vit-tiny": (_family(_VIT_TINY, (3, 224, 224), 1000), (3, 224, 224), 0),
+    "bert-base": (_family(_BERT_BASE, (128,), 2), (128,), 30522),
 }
 
 
@@ -192,11 +212,14 @@ def list_models() -> list[str]:
 
 
 def get_model(name: str) -> tuple[nn.Module, Tensor]:
-    """A fresh built-in model (random weights, eval mode) and a random example input of batch 1."""
+    """A fresh built-in model (random weights, eval mode) and a random example input of batch 1 (token ids
+    for token models)."""
     if name not in _ZOO:
         raise UnknownNameError("model", name, list_models())
-    factory, shape = _ZOO[name]
-    return factory().eval(), torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+    factory, shape, vocab = _ZOO[name]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, vocab, (1, *shape), generator=gen) if vocab else torch.randn(1, *shape, generator=gen)
+    return factory().eval(), x
 
 
 def load_model(spec: str) -> tuple[nn.Module, Tensor, str]:
