@@ -1,6 +1,7 @@
-"""Cost-model speed: network evaluations per second for ResNet-18 on one core, one chip at a time and batched
-over 1,000 chips that differ in crossbar size, ADC bits, columns per ADC and device (each round of the single-chip
-loop prices different chips). Prints the best of three rounds of each."""
+"""Cost-model speed: network evaluations per second for ResNet-18 and for a BERT-base-sized encoder (sequence
+length 128) on one core, one chip at a time and batched over 1,000 chips that differ in crossbar size, ADC bits,
+columns per ADC and device (each round of the single-chip loop prices different chips). Prints the best of three
+rounds of each, and the BERT-base build and trace time (target: trace + price under 2 s)."""
 from __future__ import annotations
 
 import itertools
@@ -49,23 +50,35 @@ def _best_rate(step, per_call: int, rounds: int = 3, seconds: float = 1.5) -> fl
     return best
 
 
-def main() -> None:
-    model, x = get_model("resnet18")
-    t0 = time.perf_counter()
-    work = imcnas.trace(model, x, name="resnet18")
-    t_trace = time.perf_counter() - t0
-    cs = chips(1000)
+def speed(name: str, cs: list) -> None:
+    """Trace ``name`` once and print its pricing rates."""
     from imcnas.hardware.cost import price
     from imcnas.hardware.params import chip_arrays
 
+    t0 = time.perf_counter()
+    model, x = get_model(name)
+    t_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    work = imcnas.trace(model, x, name=name)
+    t_trace = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    estimate(work, cs[0])
+    t_first = time.perf_counter() - t0
     arrays = chip_arrays(cs)
     single = _best_rate(lambda i: estimate(work, cs[i % len(cs)]), 1)
     batched = _best_rate(lambda i: estimate_batch(work, cs), len(cs))
     pre = _best_rate(lambda i: price(work, arrays), len(cs))
-    print(f"ResNet-18: {len(work.matrix_ops)} crossbar layers, {work.macs / 1e9:.3f} GMACs; trace {t_trace:.2f} s")
-    print(f"one chip at a time (estimate -> CostReport):      {single:10,.0f} evaluations/s  (target >= 500)")
-    print(f"batched over {len(cs)} chips (estimate_batch):       {batched:10,.0f} evaluations/s  (target >= 10,000)")
-    print(f"batched, chip arrays prepared once (price):      {pre:10,.0f} evaluations/s")
+    print(f"{name}: {len(work.matrix_ops)} crossbar layers, {work.macs / 1e9:.3f} GMACs; build {t_build:.2f} s, "
+          f"trace {t_trace:.2f} s, first price {t_first:.2f} s")
+    print(f"  one chip at a time (estimate -> CostReport):      {single:10,.0f} evaluations/s  (target >= 500)")
+    print(f"  batched over {len(cs)} chips (estimate_batch):       {batched:10,.0f} evaluations/s  (target >= 10,000)")
+    print(f"  batched, chip arrays prepared once (price):      {pre:10,.0f} evaluations/s")
+
+
+def main() -> None:
+    cs = chips(1000)
+    for name in ("resnet18", "bert-base"):
+        speed(name, cs)
 
 
 if __name__ == "__main__":

@@ -143,8 +143,20 @@ def _fake(default_better: bool) -> dict:
 def test_verdict_can_fail_and_pass() -> None:
     bad = "\n".join(bench_report.verdict(_fake(default_better=False)))
     assert "Not at or ahead everywhere" in bad and "not met" in bad
+    assert "would be the better default" not in bad  # pymoo-nsga2 is no imcnas strategy: no candidate
     good = "\n".join(bench_report.verdict(_fake(default_better=True)))
     assert "at or ahead of plain pymoo NSGA-II" in good and "met on every finite problem" in good
+    assert "is the best by this rule" in good
+
+
+def test_verdict_names_a_better_default() -> None:
+    data = _fake(default_better=False)
+    for r in data["results"]:
+        if r["method"] == "pymoo-nsga2":
+            r["method"] = "evolution"  # an imcnas strategy that beats the default
+    data["meta"]["methods"] = [m if m != "pymoo-nsga2" else "evolution" for m in data["meta"]["methods"]]
+    text = "\n".join(bench_report.verdict(data))
+    assert "**`evolution` would be the better default.**" in text
 
 
 def test_write_block_replaces_only_its_block(tmp_path) -> None:
