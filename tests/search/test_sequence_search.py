@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from imcnas.config import config_from_dict
 from imcnas.errors import ConfigError
@@ -35,6 +36,14 @@ def test_token_transformer_search_prices_attention_and_trains(tmp_path: Path) ->
         assert 0 <= t.values["accuracy"] <= 100 and t.values["energy_pj"] > 0
         assert t.info["unsupported"] == []
         assert "embed" not in t.info["crossbar_layers"] and "blocks.0.attn.q" in t.info["crossbar_layers"]
+    # an exported design's model.py gives token ids to `imcnas estimate`
+    from imcnas.analysis.export import export_designs
+    from imcnas.workload import trace
+    from imcnas.workload.zoo import load_model
+
+    export_designs(tmp_path / "s", [done[0].number])
+    model, x, _ = load_model(f"{tmp_path / 's' / 'designs' / f'trial_{done[0].number}' / 'model.py'}:model")
+    assert x.dtype == torch.int64 and trace(model, x).macs > 0
 
 
 def test_a_constraint_may_name_a_family_key_and_a_wrong_key_is_named(tmp_path: Path) -> None:

@@ -62,7 +62,8 @@ def model():
     weights = HERE / "weights.pt"
     if weights.is_file():
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return net.eval(), torch.zeros(1, *INPUT_SHAPE)
+    dtype = torch.long if len(INPUT_SHAPE) == 1 else torch.float32  # (L,) inputs are token ids
+    return net.eval(), torch.zeros(1, *INPUT_SHAPE, dtype=dtype)
 '''
 
 
