@@ -20,6 +20,7 @@ SPACE = {"family_defaults": False, "params": {
     "arch.heads": {"choice": [2, 4]},
     "arch.depth": {"choice": [1]},
     "arch.vocab": {"choice": [5]},
+    "arch.pad_id": {"choice": [0]},
     "hw.crossbar.rows": {"choice": [64, 128]},
 }, "constraints": [{"expr": "arch.dim % arch.heads == 0", "message": "heads must divide dim"}]}
 

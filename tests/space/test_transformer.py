@@ -92,3 +92,21 @@ def test_conversion_simulates_every_linear_and_keeps_norms_and_lookup_digital() 
     x = torch.randint(0, 5, (3, 10))
     with torch.no_grad():
         assert converted.eval()(x).shape == (3, 2)
+
+
+@pytest.mark.parametrize("pool", ["mean", "cls"])
+def test_padding_is_masked_out_of_attention_and_pooling(pool: str) -> None:
+    torch.manual_seed(0)
+    x = torch.tensor([[1, 2, 3, 4, 0, 0, 0, 0], [3, 4, 1, 2, 3, 4, 0, 0]])
+
+    def moved(arch: dict) -> float:
+        m = build_model("transformer", {"arch.vocab": 5, "arch.pool": pool, **arch}, (8,), 2).eval()
+        with torch.no_grad():
+            before = m(x)
+            m.embed.weight[0] += torch.randn_like(m.embed.weight[0])  # change what padding looks like
+            return float((m(x) - before).abs().max())
+
+    assert moved({"arch.pad_id": 0}) < 1e-5  # padding never reaches a kept position or the pooled vector
+    assert moved({}) > 1e-3  # without a pad id it does
+    with pytest.raises(ConfigError, match="pad_id"):
+        build_model("transformer", {"arch.vocab": 5, "arch.pad_id": 5}, (8,), 2)

@@ -26,6 +26,8 @@ arch.mlp_ratio      1, 2*, 4                     MLP hidden width / dim (0.25..8
 arch.act            "gelu"*, "relu"              MLP activation
 arch.pool           "mean"*, "cls"               mean over positions, or a class token
 arch.vocab          (not searched)               token-id inputs: embedding rows (2..1,000,000; 256*)
+arch.pad_id         (not searched)               token id of padding: masked out of attention and pooling
+                                                 (-1* = none; 0..vocab-1)
 arch.b<i>.heads     (not searched)               heads kept in block i (0* = all; 1..arch.heads)
 arch.b<i>.mlp_ratio (not searched)               MLP ratio of block i (0* = arch.mlp_ratio; 0.25..8)
 ==================  ==========================  ==============================================================
@@ -71,6 +73,7 @@ KNOBS: dict[str, Knob] = {
     "arch.act": Knob("gelu", choice_of(*ACTS)),
     "arch.pool": Knob("mean", choice_of("mean", "cls")),
     "arch.vocab": Knob(256, int_in(2, 1_000_000)),
+    "arch.pad_id": Knob(-1, int_in(-1, 999_999)),
     **{f"arch.b{i}.heads": Knob(0, _heads_or_zero) for i in range(MAX_DEPTH)},
     **{f"arch.b{i}.mlp_ratio": Knob(0, _ratio_or_zero) for i in range(MAX_DEPTH)},
 }
@@ -100,13 +103,14 @@ class Attention(nn.Module):
         self.q, self.k, self.v = nn.Linear(dim, inner), nn.Linear(dim, inner), nn.Linear(dim, inner)
         self.proj = nn.Linear(inner, dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
         b, n, _ = x.shape
 
         def split(t: Tensor) -> Tensor:
             return t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)))
+        mask = None if keep is None else keep[:, None, None, :]  # (B, 1, 1, S): attend to kept keys only
+        out = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=mask)
         return self.proj(out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim))
 
 
@@ -119,8 +123,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), act(), nn.Linear(hidden, dim))
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
+        x = x + self.attn(self.norm1(x), keep)
         return x + self.mlp(self.norm2(x))
 
 
@@ -137,6 +141,10 @@ class ViT(nn.Module):
         if self.tokens:
             self.vocab = int(arch["arch.vocab"])
             self.embed: nn.Module = nn.Embedding(self.vocab, dim)
+            self.pad_id = int(arch["arch.pad_id"])
+            if self.pad_id >= self.vocab:
+                raise ConfigError(f"family 'transformer': arch.pad_id {self.pad_id} is not below arch.vocab "
+                                  f"{self.vocab}")
             n = shape[0]
         else:
             p, spatial = int(arch["arch.patch"]), shape[1:]
@@ -155,22 +163,37 @@ class ViT(nn.Module):
                 raise ConfigError(f"family 'transformer': arch.b{i}.heads {kept} is more than arch.heads {heads}")
             ratio = float(arch[f"arch.b{i}.mlp_ratio"]) or float(arch["arch.mlp_ratio"])
             blocks.append(Block(dim, kept, head_dim, max(1, round(dim * ratio)), act))
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
+        keep = None
         if self.tokens:
             if x.is_floating_point():  # (ids out of [0, vocab) raise IndexError in the lookup)
                 raise ConfigError(f"family 'transformer': (L,) inputs are token ids and must be integers, got "
                                   f"{x.dtype}")
             h = self.embed(x)
+            if self.pad_id >= 0:
+                keep = x != self.pad_id
         else:
             h = self.embed(x).flatten(2).transpose(1, 2)
         if self.cls is not None:
             h = torch.cat([self.cls.expand(h.shape[0], -1, -1), h], dim=1)
-        h = self.norm(self.blocks(h + self.pos))
-        return self.head(h[:, 0] if self.cls is not None else h.mean(1))
+            if keep is not None:
+                keep = torch.cat([torch.ones_like(keep[:, :1]), keep], dim=1)
+        elif keep is not None:
+            keep = keep | ~keep.any(1, keepdim=True)  # an all-padding sequence attends to every position
+        h = h + self.pos
+        for block in self.blocks:
+            h = block(h, keep)
+        h = self.norm(h)
+        if self.cls is not None:
+            return self.head(h[:, 0])
+        if keep is None:
+            return self.head(h.mean(1))
+        w = keep.unsqueeze(-1).to(h.dtype)
+        return self.head((h * w).sum(1) / w.sum(1))
 
 
 def default_patches(shape: tuple[int, ...]) -> tuple[int, ...]:
