@@ -17,7 +17,7 @@ from imcnas.search.strategies.base import Strategy
 from imcnas.search.study import Study
 from imcnas.search.trial import Sample, Trial, TrialState
 
-from tests.search.test_study import evaluations, tiny  # noqa: F401 - the fixture is used by name
+from tests.search.test_study import tiny
 
 A = {"arch.convs": 1, "arch.width": 4, "train.lr": 0.01}
 B = {"arch.convs": 1, "arch.width": 8, "train.lr": 0.01}

@@ -23,7 +23,8 @@ from imcnas.search.study import Study
 from imcnas.search.trial import Trial, TrialState
 
 from tests.conftest import CLI_ENV as ENV
-from tests.search.test_study import _count_rows, counted, run_study, tiny
+from tests.search.test_resume import _count_rows
+from tests.search.test_study import counted, run_study, tiny
 
 # trials long enough (1-3 s each on an idle machine, more under load) that a SIGINT sent 0.3 s after a batch
 # was stored lands inside the next one (a batch turns round in well under 0.1 s)
