@@ -168,12 +168,13 @@ def _registry() -> dict[str, Family]:
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
         from imcnas.space.families.cnn import CNN
+        from imcnas.space.families.gnn import GNN
         from imcnas.space.families.mobilenet import MobileNet
         from imcnas.space.families.nb201_family import NB201
         from imcnas.space.families.resnet import ResNet
         from imcnas.space.families.transformer import Transformer
 
-        for fam in (CNN(), ResNet(), MobileNet(), NB201(), Transformer()):
+        for fam in (CNN(), ResNet(), MobileNet(), NB201(), Transformer(), GNN()):
             _REGISTRY.setdefault(fam.name, fam)
     return _REGISTRY
 
