@@ -37,8 +37,9 @@ def _digital_reason(m: nn.Module) -> str | None:
         return "embedding lookup: read digitally"
     if isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
         return "normalisation: digital units"
-    if any(True for _ in m.parameters(recurse=False)):
-        return f"{type(m).__name__}: no crossbar model, its weights are used digitally"
+    own = [n for n, _ in m.named_parameters(recurse=False)]
+    if own:
+        return f"{type(m).__name__}: {', '.join(own)} used digitally (no crossbar model)"
     return None
 
 
@@ -133,8 +134,8 @@ def calibrate(model: nn.Module, batches: Any, *, reset: bool = True) -> None:
             m.in_bound.zero_(), m.adc_bound.zero_(), m.in_signed.fill_(False)
         m.observe, m.momentum = True, 1.0
     try:
-        for x in batches:
-            model(x)
+        for x in batches:  # a batch is the model's input, or a tuple of its arguments (graphs: x, edge_index)
+            model(*x) if isinstance(x, tuple) else model(x)
     finally:
         for m in layers:
             m.observe = False

@@ -5,11 +5,12 @@
 - ``cifar10``: CIFAR-10 from a local folder in the python pickle format; 45,000/5,000/10,000 split
 - ``synthetic``: Gaussian class prototypes plus noise, any sample shape; 60/20/20 split
 - ``dyck``: balanced-bracket classification over token ids (``imcnas.accuracy.tokens``)
+- ``sbm``, ``karate``, ``fake-graphs``, ``fake-nodes``: graph tasks for GNNs (``imcnas.accuracy.graphs``)
 
 Splits never depend on the training seed: ``digits`` uses the fixed ``SPLIT_SEED``, ``mnist1d`` the package's
 canonical generation seed and ``cifar10`` the file order. Only ``synthetic`` uses ``load_dataset(seed=...)``, as
 the seed that generates the task. The training seed goes to ``Dataset.loaders`` (shuffle order only).
-More tasks (e.g. graph data) plug in with ``register_dataset``.
+More tasks plug in with ``register_dataset``.
 """
 from __future__ import annotations
 
@@ -288,3 +289,4 @@ def _synthetic(root: Path | None, seed: int, *, n_samples: int = 2000, shape: tu
 
 
 from imcnas.accuracy import tokens as _tokens  # noqa: E402,F401 - registers the token tasks (dyck)
+from imcnas.accuracy import graphs as _graphs  # noqa: E402,F401 - registers the graph tasks (sbm, karate, ...)

@@ -10,13 +10,15 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+from torch.utils.data import DataLoader
 
+from imcnas.accuracy import graphs as G
 from imcnas.accuracy import layers as L
 from imcnas.accuracy.convert import set_child
 from imcnas.accuracy.data import Dataset
@@ -113,15 +115,41 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def check_shapes(model: nn.Module, data: Dataset, device: torch.device) -> None:
+def _to(args: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    return tuple(a.to(device) for a in args)
+
+
+def batches(data: Dataset | G.GraphDataset, split: str, batch_size: int,
+            generator: torch.Generator | None = None) -> Iterator[G.Batch]:
+    """``(model args, labels, mask)`` batches of a split for tensor and graph datasets alike (shuffled when
+    ``generator`` is given; ``mask`` selects the labelled nodes of a node task, else None)."""
+    if G.is_graph(data):
+        yield from G.batches(data, split, batch_size, generator)
+        return
+    if generator is not None:
+        for x, y in DataLoader(getattr(data, split), batch_size=batch_size, shuffle=True, generator=generator):
+            yield (x,), y, None
+        return
+    ds = getattr(data, split)
+    for i in range(0, len(ds), batch_size):
+        x, y = ds[i:i + batch_size]
+        yield (x,), y, None
+
+
+def example_args(data: Dataset | G.GraphDataset, n: int = 1) -> tuple[torch.Tensor, ...]:
+    """Model arguments of ``n`` training samples (a graph dataset: one inference, see graphs.example_input)."""
+    return G.example_input(data) if G.is_graph(data) else (data.train[:n][0],)
+
+
+def check_shapes(model: nn.Module, data: Dataset | G.GraphDataset, device: torch.device) -> None:
     """Run one sample through the model; a mismatch becomes a one-line ConfigError."""
-    x = data.train[:2][0].to(device)
+    args = _to(example_args(data, 2), device)
     was = model.training
     model.eval()
     try:
         with torch.no_grad():
-            out = model(x)
-    except (RuntimeError, ValueError, IndexError, AssertionError) as err:
+            out = model(*args)
+    except (RuntimeError, ValueError, IndexError, AssertionError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"model does not accept dataset '{data.name}' inputs of shape "
                           f"{tuple(data.input_shape)}: {first}") from None
@@ -141,10 +169,14 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _calibration_batches(data: Dataset, device: torch.device, batch_size: int = 256) -> list[torch.Tensor]:
-    n = min(len(data.train), batch_size * CALIBRATION_BATCHES)
-    x = data.train[:n][0].to(device)
-    return list(torch.split(x, batch_size))
+def _calibration_batches(data: Dataset | G.GraphDataset, device: torch.device,
+                         batch_size: int = 256) -> list[tuple[torch.Tensor, ...]]:
+    out = []
+    for args, _, _ in batches(data, "train", batch_size):
+        out.append(_to(args, device))
+        if len(out) == CALIBRATION_BATCHES:
+            break
+    return out
 
 
 def train(model: nn.Module, data: Dataset, cfg: TrainConfig | None = None, chip: Chip | None = None,
@@ -163,7 +195,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig | None = None, chip:
         L.calibrate(net, _calibration_batches(data, device))
         L.set_training_noise(net, cfg.weight_noise, cfg.output_noise, cfg.track_momentum)
     opt, loss_fn = _optimizer(net, cfg), nn.CrossEntropyLoss()
-    loader = data.loaders(cfg.batch_size, cfg.seed)[0]
+    gen = torch.Generator().manual_seed(cfg.seed)
     losses: list[float] = []
     seen, start = 0, time.perf_counter()
     result = TrainResult(net, ok=True)
@@ -171,9 +203,12 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig | None = None, chip:
     try:
         for epoch in range(cfg.epochs):
             total, count = 0.0, 0
-            for step, (x, y) in enumerate(loader):
-                x, y = x.to(device), y.to(device)
-                loss = loss_fn(net(x), y)
+            for step, (args, y, mask) in enumerate(batches(data, "train", cfg.batch_size, gen)):
+                out, y = net(*_to(args, device)), y.to(device)
+                if mask is not None:
+                    mask = mask.to(device)
+                    out, y = out[mask], y[mask]
+                loss = loss_fn(out, y)
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     result.ok, result.reason = False, f"loss became {value} at epoch {epoch + 1}, step {step + 1}"
@@ -202,20 +237,22 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig | None = None, chip:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, data: Dataset, split: str = "test", batch_size: int = 256,
+def accuracy(model: nn.Module, data: Dataset | G.GraphDataset, split: str = "test", batch_size: int = 256,
              device: torch.device | None = None) -> float:
-    """Top-1 accuracy (%) of ``model`` on a split."""
-    ds = {"train": data.train, "val": data.val, "test": data.test}[split]
+    """Top-1 accuracy (%) of ``model`` on a split (the split's labelled nodes for a node task)."""
     device = device or next(model.parameters()).device
     model.eval()
-    correct = 0
-    for i in range(0, len(ds), batch_size):
-        x, y = ds[i:i + batch_size]
-        out = model(x.to(device))
+    correct = total = 0
+    for args, y, mask in batches(data, split, batch_size):
+        out, y = model(*_to(args, device)), y.to(device)
+        if mask is not None:
+            mask = mask.to(device)
+            out, y = out[mask], y[mask]
         if not torch.isfinite(out).all():
             return float("nan")
-        correct += int((out.argmax(1) == y.to(device)).sum())
-    return 100.0 * correct / max(len(ds), 1)
+        correct += int((out.argmax(1) == y).sum())
+        total += len(y)
+    return 100.0 * correct / max(total, 1)
 
 
 def _digital_copy(net: nn.Module) -> nn.Module:

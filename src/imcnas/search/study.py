@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import yaml
 
+from imcnas.accuracy.graphs import example_input, is_graph, refuse_non_graph
 from imcnas.config import ExperimentConfig
 from imcnas.errors import ConfigError
 from imcnas.search.evaluate import Task, cheap_metrics, dataset_for
@@ -75,7 +76,12 @@ class Study(FidelityRungs):
         self.progress = progress
         self.data = dataset_for(cfg)
         self.shape, self.classes = tuple(self.data.input_shape), self.data.num_classes
-        self.example = self.data.train[:1][0]  # traced by the cost model (dtype included: token ids)
+        refuse_non_graph(cfg.model.family, self.data)
+        if is_graph(self.data) and cfg.fidelity.kind != "full":
+            raise ConfigError(f"fidelity.kind: '{cfg.fidelity.kind}' uses a zero-cost proxy, which graph datasets "
+                              "do not support yet; use 'full'")
+        # traced by the cost model: one dataset input (dtype included: token ids), or one graph's arguments
+        self.example = example_input(self.data) if is_graph(self.data) else self.data.train[:1][0]
         self.space = search_space(cfg, self.shape, self.classes)
         self.objectives = self.form.objectives()
         # the strategy (name and options checked) before anything is written to the output folder

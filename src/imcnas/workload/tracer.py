@@ -297,6 +297,11 @@ class _Recorder(TorchFunctionMode):
         self.static: dict[int, Tensor] = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
         for m in model.modules():
             self.static.update({id(v): v for v in vars(m).values() if isinstance(v, Tensor)})
+        # weight -> its crossbar module: a module called through ``m.forward(x)`` (torch_geometric's ChebConv
+        # does this) fires no hooks, but its F.linear still uses the module's own weight
+        self.owners: dict[int, tuple[str, nn.Module]] = {
+            id(m.weight): (qn, m) for qn, m in model.named_modules()
+            if module_rule(m) is not None and isinstance(getattr(m, "weight", None), Tensor)}
 
     def pre(self, qn: str, has_rule: bool, module: nn.Module, args: tuple, kwargs: dict) -> None:
         self.stack.append(qn)
@@ -334,7 +339,12 @@ class _Recorder(TorchFunctionMode):
                 else:
                     self.static.pop(id(o), None)
             fn = normalize(func)
-            if ins and (not static or keeps_static(fn)) and fn not in SKIP:
+            owner = self.owners.get(id(args[1] if len(args) > 1 else kwargs.get("weight"))) if fn == "linear" \
+                else None
+            if owner is not None and not static:  # the module's own call, made without its hooks
+                qn, m = owner
+                self.ops += _safe(module_rule(m), qn, m, _to_T(args[:1], self.static), {}, _out_T(out), layer=qn)
+            elif ins and (not static or keeps_static(fn)) and fn not in SKIP:
                 where = self.stack[-1] if self.stack else ""
                 self.ops += _safe(function_ops, _fn_name(where, fn), fn, _to_T(args, self.static),
                                   _to_T(kwargs, self.static), _out_T(out), layer=where)
