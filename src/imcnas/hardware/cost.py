@@ -15,17 +15,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from imcnas.hardware import adc as A
 from imcnas.hardware import components as K
 from imcnas.hardware import technology as tech
+from imcnas.hardware.dynamic import DIGITAL_PARTS, XBAR_PARTS, price_extra
 from imcnas.hardware.floorplan import Floorplan, plan_cached
 from imcnas.hardware.layout import cells_array
-from imcnas.hardware.params import ADC_LAWS, ChipArrays, chip_arrays
-from imcnas.hardware.periphery import Subarray, nominal_rate_hz, shift_add_ops, subarray
+from imcnas.hardware.params import ChipArrays, chip_arrays
+from imcnas.hardware.periphery import subarray
+from imcnas.hardware.reads import _by_law, clock_ns, read_energy, step_ns  # noqa: F401 - _by_law re-exported
 from imcnas.hardware.spec import Chip
 from imcnas.workload.ops import Workload
 
-ENERGY_COMPONENTS = ("array", "adc", "dac", "accumulation", "buffer", "interconnect", "digital", "leakage")
+ENERGY_COMPONENTS = ("array", "adc", "dac", "accumulation", "buffer", "interconnect", "digital", "leakage", "write")
 SRAM_ARRAY_EFFICIENCY = 0.7  # fraction of an SRAM buffer macro that is bit cells (decoders, sense amps: the rest)
 AREA_COMPONENTS = ("array", "adc", "dac", "accumulation", "periphery", "buffer", "interconnect", "digital",
                    "whitespace")
@@ -45,31 +46,9 @@ def layer_view(c: ChipArrays, wa: dict[str, np.ndarray]) -> ChipArrays:
                    in_bits=ib, in_cycles=cycles)
 
 
-def _by_law(c: ChipArrays, fn, *args) -> np.ndarray:
-    """A stand-alone ADC law per chip (laws other than the sense amp)."""
-    out = np.zeros(np.broadcast_shapes(c.adc_bits.shape, *(np.shape(a) for a in args)))
-    if (c.adc_law == ADC_LAWS.index("sense_amp")).all():
-        return out
-    for i, law in enumerate(ADC_LAWS):
-        mask = c.adc_law == i
-        if law != "sense_amp" and mask.any():
-            out = np.where(mask, fn(law, *args), out)
-    return out
-
-
-def clock_ns(c: ChipArrays, sa: Subarray) -> np.ndarray:
-    """Read cycle: beta x (sensing + drivers/mux/encoder in series) for a sense-amp chip; the periphery alone
-    for a stand-alone ADC; never faster than a user's clock cap. (n, 1)"""
-    periphery = K.TIME["periphery_gate_delays"] * K.gate_delay_ns(c.node, c.vdd)
-    sensing = np.where(sa.sense_amp, sa.t_sense_ns, 0.0)
-    t = K.SENSING_DELAY_FACTOR * (sensing + periphery + sa.t_mux_ns)
-    cap = np.where(c.clock_cap_ghz > 0, 1.0 / np.where(c.clock_cap_ghz > 0, c.clock_cap_ghz, 1.0), 0.0)
-    return np.maximum(t, cap)
-
-
 def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     """Price ``work`` on every chip of ``chip``. Returns arrays: per-layer (n, L) and per-chip (n,) figures."""
-    wa, dt, c = work.matrix_arrays, work.digital_totals, chip
+    wa, c = work.matrix_arrays, chip
     cl = layer_view(c, wa)
     fp: Floorplan = plan_cached(wa, work.__dict__.setdefault("_floorplans", {}), c, cl.cols_per_weight)
     sa = subarray(c)
@@ -81,34 +60,12 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     calls = V * cyc * fp.mapped_subarrays  # subarray reads
     evals = V * cyc * fp.blocks * fp.row_blocks * fp.C * sa.n_add  # column x row-group sensings (conversions)
     block_rows = np.minimum(c.xbar_rows, fp.R / fp.blocks)  # rows of a subarray holding weights
-    act = np.where(c.is_dac | c.is_pwm, 1.0, c.input_ones)
-    # ---- read energy per layer (pJ)
-    e_conv = np.where(sa.sense_amp, sa.e_sense_pj, 0.0) + _by_law(c, A.adc_energy_pj, c.adc_bits, node,
-                                                                   nominal_rate_hz(c) if not sa.sense_amp.all() else 1e9)
-    e_conv = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_conv)
-    # array: word-line charging for every read (NeuroSim); an integrating resistive read (stand-alone ADC)
-    # also conducts V^2 G over its read pulse; a charge-domain cell switches its capacitor every step
-    g_avg = c.weight_on / (1.25 * c.r_on) + (1 - c.weight_on) / (c.r_on * c.on_off + 0.25 * c.r_on)
-    conduct = np.where(sa.sense_amp | c.is_sram, 0.0, c.v_read**2 * g_avg * c.t_read_ns * 1e3)
     cells_read = V * cyc * fp.blocks * fp.row_blocks * fp.C * block_rows
-    e_cell = np.where(c.charge, (c.cell_cap_ff * 1e-3 + 2 * sa.c_cell_ff * 1e-3) * vdd**2, act * conduct)
-    layer_e = {
-        "array": calls * c.cols_per_adc * sa.c_row_ff * 1e-3 * vdd**2 * c.xbar_rows * act + cells_read * e_cell,
-        "adc": evals * e_conv,
-    }
-    # row drivers: switch matrix (+ level-shifted 1T1R gates), column mux; DAC or pulse-width drivers
     drives = V * cyc * fp.blocks * fp.row_blocks * block_rows * np.ceil(fp.C / c.xbar_cols)
-    e_drive = np.where(c.is_dac, K.dac_energy_pj(c.dac_bits, vdd), 0.0) + np.where(
-        c.is_pwm, K.pwm_energy_pj(cl.in_bits, node, vdd), 0.0)
-    layer_e["dac"] = (calls * c.cols_per_adc * c.xbar_rows * act * sa.e_row_drive_pj
-                      + calls * c.xbar_cols * (sa.e_mux_col_pj + K.ENERGY_LOADS["column_read"] * gl) + drives * e_drive)
-    # shift-add and partial-sum accumulation
-    acc_bits = sa.adder_bits + cl.in_bits + (cl.cells_per_weight - 1) * c.cell_bits
-    add_ops, dff_ops = shift_add_ops(sa.adder_bits, sa.n_add, cl.cells_per_weight, cyc, c.cols_per_adc)
     outputs = V * fp.blocks * fp.C / cl.cols_per_weight
     tree_adds = outputs * np.maximum(fp.row_blocks - 1, 0.0)
-    layer_e["accumulation"] = (calls * sa.n_adc * (K.adder_energy_pj(add_ops, node, vdd) + K.dff_energy_pj(dff_ops, node, vdd))
-                               + tree_adds * K.adder_energy_pj(acc_bits + 1, node, vdd))
+    # ---- read energy per layer (pJ): cells, converters, drivers, shift-add and partial-sum accumulation
+    layer_e, acc_bits = read_energy(c, cl, sa, calls, evals, cells_read, drives, tree_adds)
     # ---- area (um^2), chip-level hardware sized for the chip's own precision
     ag = K.gate_area(node)
     n_sub = fp.subarrays_allocated(c)
@@ -116,6 +73,10 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     regs = fp.register_bits(c, sa.out_bits, wa["in_elems"]) * K.AREA_GATES["dff_bit"] * ag
     sram_buf = c.tile_sram * fp.chip_tiles(c)[:, None] * c.buffer_kb * 8192 * tech.sram_cell_f2(node) \
         * (node * 1e-3) ** 2 / SRAM_ARRAY_EFFICIENCY
+    # work beyond the static layers: digital units by kind, dynamic matmuls / aggregation (maybe on crossbars)
+    t_step = step_ns(c, sa, t_clk)
+    ex = price_extra(work, c, sa, t_clk, t_step)
+    n_sub = n_sub + ex.pool_subarrays  # subarrays rewritten per inference, beside the static layers' tiles
     area = {
         "array": n_sub * sa.area_array_um2,
         "adc": n_sub * sa.area["adc"],
@@ -148,9 +109,6 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
         K.INTERCONNECT_TOGGLE * side_um * c.noc_distance * K.wire_energy_pj_per_bit_um(vdd)
     # ---- latency (ns)
     steps = cyc * sa.n_add * c.cols_per_adc  # clock cycles per vector on one copy
-    conv_ns = np.where(sa.adc_rate_hz > 0, 1e9 / np.where(sa.adc_rate_hz > 0, sa.adc_rate_hz, 1.0),
-                       np.where(c.adc_sar & ~sa.sense_amp, t_clk * (c.adc_bits + 1), t_clk))
-    t_step = np.maximum(t_clk, conv_ns)
     t_read = np.where(sa.sense_amp, 0.0, c.t_read_ns) * cyc * sa.n_add
     t_array = np.ceil(V / fp.copies) * (steps * t_step + t_read)
     sub_bits = acc_bits + 1  # a subarray's partial-sum word (Tile.cpp numBitSubarrayOutput)
@@ -165,19 +123,19 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
     t_noc = ((b_in + b_out) / fp.tile_bus(c) * hops_tile
              + (wa["in_elems"] + wa["out_elems"])[None, :] * cl.in_bits / fp.bus_width(c) * hops_chip) * t_clk
     layer_t = t_array + t_buffer + t_noc
-    # ---- digital work (activations, pooling, norms, attention matmuls, embeddings)
-    dig_e = (dt["flops"] * K.adder_energy_pj(c.digital_bits, node, vdd)
-             + dt["dyn_macs"] * K.mac_energy_pj(c.digital_bits, node, vdd))
-    dig_io = dt["io_elems"] * c.digital_bits + dt["embed_reads"] * c.weight_bits
-    dig_t = (dt["flops"] + dt["dyn_macs"]) / c.lanes * t_clk + dig_io / c.noc_width * t_clk
-    latency = layer_t.sum(axis=1, keepdims=True) + dig_t
-    stage = np.maximum(layer_t.max(axis=1, keepdims=True, initial=0.0), dig_t)
+    # ---- digital work (activations, pooling, norms, attention matmuls, embeddings) and rewritten crossbars
+    dig_t = ex.digital_ns
+    latency = layer_t.sum(axis=1, keepdims=True) + dig_t + ex.xbar_ns
+    # the digital units and the rewritten crossbars are one pipeline stage each
+    stage = np.maximum(np.maximum(layer_t.max(axis=1, keepdims=True, initial=0.0), dig_t), ex.xbar_ns)
     period = np.where(c.pipeline, stage, latency)
     energy = {k: v.sum(axis=1, keepdims=True) for k, v in layer_e.items()}
-    energy["buffer"] = energy["buffer"] + dig_io * K.ENERGY_LOADS["buffer_bit"] * K.DFF_ACTIVITY * gl
+    for k in XBAR_PARTS:
+        energy[k] = energy[k] + ex.xbar_energy[k] if k in energy else ex.xbar_energy[k]
+    energy["buffer"] = energy["buffer"] + ex.io_bits * K.ENERGY_LOADS["buffer_bit"] * K.DFF_ACTIVITY * gl
     # the digital units sit by the global buffer that every layer's feature map crosses anyway (NeuroSim's
     # chip-level activation and pooling): their operands cost buffer accesses, not another chip crossing
-    energy["digital"] = dig_e
+    energy["digital"] = sum(ex.digital_energy[k] for k in DIGITAL_PARTS)
     energy = {k: v * c.energy_overhead for k, v in energy.items()}
     # leakage: logic leaks while idle, SRAM cells not being read leak always (NeuroSim main.cpp:415)
     busy = np.clip(layer_t / np.maximum(period, 1e-12), 0.0, 1.0)
@@ -194,6 +152,9 @@ def price(work: Workload, chip: ChipArrays) -> dict[str, Any]:
         "energy_pj": total_e[:, 0], "latency_ns": latency[:, 0], "period_ns": period[:, 0],
         "area_mm2": area_um2[:, 0] * 1e-6, "ops": ops, "tiles": fp.chip_tiles(c), "tiles_needed": fp.total_tiles,
         "digital_latency_ns": dig_t[:, 0],
+        "digital_energy": {k: v * c.energy_overhead for k, v in ex.digital_energy.items()},
+        "extra_ops": ex.ops, "xbar_latency_ns": ex.xbar_ns[:, 0],
+        "writes_per_cell": ex.writes_per_cell[:, 0] * c.lifetime[:, 0], "endurance": c.endurance[:, 0],
     }
 
 
@@ -210,7 +171,8 @@ def totals(p: dict[str, Any]) -> dict[str, np.ndarray]:
         "edp_pj_ns": p["energy_pj"] * p["latency_ns"],
         "edap_pj_ns_mm2": p["energy_pj"] * p["latency_ns"] * p["area_mm2"],
         "clock_ns": p["clock_ns"], "tiles": p["tiles"],
-        "feasible": p["tiles_needed"] <= np.where(p["tiles"] > 0, p["tiles"], np.inf),
+        "feasible": (p["tiles_needed"] <= np.where(p["tiles"] > 0, p["tiles"], np.inf))
+        & (p["writes_per_cell"] <= p["endurance"]),
     }
 
 

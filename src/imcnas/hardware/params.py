@@ -18,7 +18,9 @@ NOC_DISTANCE = {"htree": 1.0, "bus": 1.0, "mesh": 2.0 / 3.0}
 CELL_ASPECT = 3.0
 BOOL_FIELDS = ("charge", "is_sram", "differential", "offset", "is_dac", "is_pwm", "layer_per_tile", "dup_balance",
                "pipeline", "novel_mapping", "tile_sram", "adc_sar",
-               "neurosim_compat")
+               "neurosim_compat", "is_fefet", "dyn_xbar", "agg_xbar")
+# per-element digital functions priced from the chip's ``Digital.*_ops`` tables (Workload.digital_totals keys)
+ELEMENT_FUNCTIONS = ("softmax", "norm", "gelu", "sigmoid", "embedding")
 
 
 @dataclass
@@ -79,6 +81,26 @@ class ChipArrays:
     weight_on: np.ndarray
     energy_overhead: np.ndarray
     neurosim_compat: np.ndarray
+    # writes of crossbars rewritten per inference (hardware/dynamic.py); 0 = derived / unlimited
+    is_fefet: np.ndarray
+    write_v: np.ndarray  # 0 = the supply
+    write_ns: np.ndarray  # 0 = one clock cycle
+    write_pj: np.ndarray  # 0 = derived from voltage and pulse
+    endurance: np.ndarray  # inf = unlimited
+    lifetime: np.ndarray  # inferences the chip must survive
+    dyn_xbar: np.ndarray  # dynamic matmuls on rewritten crossbars
+    agg_xbar: np.ndarray  # graph aggregation on rewritten crossbars
+    # digital ops per element of each of ELEMENT_FUNCTIONS
+    softmax_adds: np.ndarray
+    softmax_mults: np.ndarray
+    norm_adds: np.ndarray
+    norm_mults: np.ndarray
+    gelu_adds: np.ndarray
+    gelu_mults: np.ndarray
+    sigmoid_adds: np.ndarray
+    sigmoid_mults: np.ndarray
+    embedding_adds: np.ndarray
+    embedding_mults: np.ndarray
 
     @property
     def n(self) -> int:
@@ -131,6 +153,13 @@ def _row(chip: Chip) -> dict[str, float]:
         "input_ones": chip.activity.input_ones, "weight_on": chip.activity.weight_on,
         "energy_overhead": chip.calibration.energy_overhead,
         "neurosim_compat": float(chip.calibration.neurosim_compat),
+        "is_fefet": float(d.type == "fefet"), "write_v": d.write_voltage_v or 0.0, "write_ns": d.write_pulse_ns or 0.0,
+        "write_pj": d.write_energy_pj or 0.0,
+        "endurance": d.endurance_cycles if d.endurance_cycles is not None else np.inf,
+        "lifetime": chip.lifetime_inferences, "dyn_xbar": float(chip.dynamic_ops_on == "crossbar"),
+        "agg_xbar": float(chip.aggregation_on == "crossbar"),
+        **{f"{fn}_{k}": getattr(getattr(chip.digital, f"{fn}_ops"), k) for fn in ELEMENT_FUNCTIONS
+           for k in ("adds", "mults")},
     }
 
 

@@ -42,6 +42,7 @@ class Subarray:
     e_sense_pj: np.ndarray  # per column sensing (one row group)
     c_row_ff: np.ndarray  # word-line capacitance
     c_cell_ff: np.ndarray
+    c_col_ff: np.ndarray  # bit-line capacitance (cells' drains and wire)
     e_row_drive_pj: np.ndarray
     e_mux_col_pj: np.ndarray
     area: dict[str, np.ndarray]  # adc, dac (row drivers), accumulation, periphery
@@ -160,7 +161,7 @@ def subarray(c: ChipArrays) -> Subarray:
     return Subarray(
         sense_amp=sense, levels=levels, n_adc=n_adc, n_add=n_add, adder_bits=adder_bits, out_bits=out_bits,
         adc_rate_hz=rate, t_sense_ns=t_sense + t_pre, t_mux_ns=t_mux, e_sense_pj=e_sense, c_row_ff=c_row,
-        c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
+        c_cell_ff=tech.WIRE_CAP_FF_PER_UM * np.sqrt(a_cell) + cg, c_col_ff=c_col, e_row_drive_pj=e_row, e_mux_col_pj=e_mux,
         area={"adc": a_adc, "dac": a_drive, "accumulation": a_acc, "periphery": a_per},
         area_array_um2=a_arr, area_cell_um2=a_cell,
         area_slack_um2=_corner(c, w_col * row_strips / w_arr, row_strips, a_drive),

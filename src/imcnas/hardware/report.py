@@ -7,8 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from imcnas.errors import MappingError
+from imcnas.errors import ConfigError, MappingError
 from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS, price, totals
+from imcnas.hardware.dynamic import DIGITAL_PARTS, op_rows
 from imcnas.hardware.layout import cells_per_weight, check_layout
 from imcnas.hardware.params import chip_arrays
 from imcnas.hardware.spec import Chip, load_chip
@@ -28,6 +29,13 @@ class CostReport:
     # every op with its kind (crossbar / dynamic / digital / unsupported), ``Workload.op_table``
     ops: list[dict[str, Any]] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)  # ops the tracer could not price (``Workload.unsupported``)
+    # the digital units' energy by kind: "flops" (one adder op per flop: ReLU, batch norm, pooling, adds, ...),
+    # softmax, norm, gelu, sigmoid, embedding (ops per element from the chip's Digital tables),
+    # dynamic_matmul and aggregate (those that ran digitally); they sum to energy_breakdown_pj["digital"]
+    digital_breakdown_pj: dict[str, float] = field(default_factory=dict)
+    # every dynamic matmul (attention QK^T / AV) and graph aggregation: where it ran (unit: crossbar / digital),
+    # energy_pj (write_energy_pj of it rewriting crossbars), latency_ns
+    dynamic_ops: list[dict[str, Any]] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> float:
         totals = self.__dict__.get("totals", {})
@@ -42,6 +50,7 @@ class CostReport:
             "chip": self.chip, "workload": self.workload, **self.totals,
             "breakdown": {"energy_pj": self.energy_breakdown_pj, "area_mm2": self.area_breakdown_mm2},
             "layers": self.layers, "ops": self.ops, "unsupported": self.unsupported,
+            "digital_breakdown_pj": self.digital_breakdown_pj, "dynamic_ops": self.dynamic_ops,
         }
 
 
@@ -124,13 +133,28 @@ def _check_fits(work: Workload, chip: Chip, p: dict[str, Any]) -> None:
                        f"to the model")
 
 
+def _check_endurance(chip: Chip, p: dict[str, Any]) -> None:
+    """Refuse a chip whose cells would wear out rewriting crossbars per inference (one line, ConfigError)."""
+    needed, endurance = float(p["writes_per_cell"][0]), float(p["endurance"][0])
+    if needed <= endurance:
+        return
+    what = " and ".join(f"{k}=crossbar" for k in ("dynamic_ops_on", "aggregation_on") if getattr(chip, k) == "crossbar")
+    per = needed / chip.lifetime_inferences
+    raise ConfigError(f"device {chip.device.type} endures {endurance:.3g} write cycles per cell, but {what} "
+                      f"rewrites each cell {per:g} times per inference, {needed:.3g} times over "
+                      f"lifetime_inferences={chip.lifetime_inferences:.3g}; run them digitally, choose a device "
+                      f"that survives rewrites (sram, mram) or lower lifetime_inferences")
+
+
 def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
     """Energy, latency and area of ``work`` (a Workload, zoo name or (model, input)) on ``chip``."""
     work = _as_workload(work)
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
     _check_layouts(work, chip)
-    p = price(work, chip_arrays([chip]))
+    arrays = chip_arrays([chip])
+    p = price(work, arrays)
     _check_fits(work, chip, p)
+    _check_endurance(chip, p)
     tot = {k: float(v[0]) for k, v in totals(p).items()}
     tot["macs"] = float(work.macs)
     tot["weights"] = float(work.weights)
@@ -160,12 +184,15 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
         energy_breakdown_pj={k: float(p["energy"][k][0, 0]) for k in ENERGY_COMPONENTS},
         area_breakdown_mm2={k: float(p["area"][k][0, 0] * 1e-6) for k in AREA_COMPONENTS},
         layers=layers, ops=work.op_table(), unsupported=list(work.unsupported),
+        digital_breakdown_pj={k: float(p["digital_energy"][k][0, 0]) for k in DIGITAL_PARTS},
+        dynamic_ops=op_rows(work, arrays, p),
     )
 
 
 def estimate_batch(work: Workload | Any, chips: Sequence[Chip | str]) -> CostTable:
-    """Price ``work`` on many chips in one vectorised pass. Chips whose fixed tile count is too small get
-    ``feasible = 0`` instead of an error."""
+    """Price ``work`` on many chips in one vectorised pass. Chips whose fixed tile count is too small, or
+    whose cells would wear out rewriting crossbars per inference (``lifetime_writes_per_cell`` above
+    ``endurance_cycles``), get ``feasible = 0`` instead of an error."""
     work = _as_workload(work)
     chips = [c if isinstance(c, Chip) else load_chip(c) for c in chips]
     p = price(work, chip_arrays(chips))
@@ -174,4 +201,8 @@ def estimate_batch(work: Workload | Any, chips: Sequence[Chip | str]) -> CostTab
         cols[f"energy_{comp}_pj"] = p["energy"][comp][:, 0]
     for comp in AREA_COMPONENTS:
         cols[f"area_{comp}_mm2"] = p["area"][comp][:, 0] * 1e-6
+    for kind in DIGITAL_PARTS:
+        cols[f"digital_{kind}_pj"] = p["digital_energy"][kind][:, 0]
+    cols["lifetime_writes_per_cell"] = p["writes_per_cell"]
+    cols["endurance_cycles"] = p["endurance"]
     return CostTable(chips=chips, columns=cols)

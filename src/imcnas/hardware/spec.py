@@ -15,7 +15,8 @@ from imcnas.hardware.devices import DEVICE_PRESETS, device_defaults
 from imcnas.hardware.layout import cells_per_weight, check_layout
 
 __all__ = ["ADC", "ESSENTIAL_FIELDS", "NAME_LIMIT", "NODE_RANGE_NM", "PRESET_DIR", "Activity", "Buffers",
-           "Calibration", "Chip", "Crossbar", "Device", "Digital", "Hierarchy", "Inputs", "Interconnect", "Mapping",
+           "Calibration", "Chip", "Crossbar", "Device", "Digital", "ElementOps", "Hierarchy", "Inputs",
+           "Interconnect", "Mapping",
            "Noise", "Technology", "Weights", "apply_overrides", "chip_data", "chip_diff", "chip_from_dict",
            "display_name", "list_presets", "load_chip", "parse_override"]
 
@@ -79,6 +80,14 @@ class Device(_Strict):
     compute: Literal["current", "charge"] = Field("current", description="current summing on the bit line, "
                                                   "or charge sharing of per-cell capacitors (e.g. Jia 2020)")
     cell_cap_ff: float | None = Field(None, gt=0, le=100, description="charge-domain capacitor per cell")
+    write_voltage_v: float | None = Field(None, gt=0, le=10, description="write (programming) voltage of a "
+                                          "cell; None: the supply (SRAM)")
+    write_pulse_ns: float | None = Field(None, gt=0, le=1e6, description="one write pulse; a row is written "
+                                         "in a SET and a RESET pulse (NeuroSim); None: one clock cycle (SRAM)")
+    write_energy_pj: float | None = Field(None, gt=0, le=1e4, description="energy to write one cell; None: "
+                                          "from the voltage and pulse (devices.py, NeuroSim's write model)")
+    endurance_cycles: float | None = Field(None, gt=0, description="write cycles a cell survives; None: "
+                                           "unlimited (SRAM)")
     noise: Noise = Noise()
 
     @model_validator(mode="before")
@@ -182,11 +191,39 @@ class Interconnect(_Strict):
     width_bits: int = Field(256, ge=8, le=65536)
 
 
+class ElementOps(_Strict):
+    """Operations per element of one digital function, each priced as the node's adder / multiplier."""
+
+    adds: float = Field(ge=0, le=1000, description="adder-equivalent ops (add, compare, shift, abs) per element")
+    mults: float = Field(ge=0, le=1000, description="multiplications per element")
+
+
 class Digital(_Strict):
-    """Digital units for operations the crossbars do not run (activations, pooling, norms, attention)."""
+    """Digital units for operations the crossbars do not run (activations, pooling, norms, attention).
+
+    ReLU-type activations, batch norm, pooling and element-wise work cost one adder op per traced flop; the
+    functions below cost their own ops per element, counted from the integer-only kernels of I-BERT (Kim et
+    al., ICML 2021), each op one lane-cycle (docs/costmodel.md, "Transformer and GNN operations")."""
 
     lanes: int = Field(64, ge=1, le=1_000_000, description="8-bit MAC/ALU lanes, one op per lane per cycle")
     bits: int = Field(8, ge=1, le=32, description="datapath width of the digital units")
+    # Counts from I-BERT's integer kernels (Kim et al., ICML 2021, Algorithms 1-4). i-exp: clamp (1 add),
+    # q = x / x0 (1 mult by a constant), r = x - x0 q (1 mult, 1 add), (r + b)^2 + c (2 adds, 1 mult), shift by
+    # q (1) -> 5 adds, 3 mults. i-softmax: row max (1 compare), x - max (1 add), i-exp, row sum (1 add), times
+    # the per-row factor 2^M / sum (1 mult), output shift (1) -> 9 adds, 4 mults
+    softmax_ops: ElementOps = ElementOps(adds=9, mults=4)
+    # integer layer norm: mean (1 add), x - mean (1 add), square (1 mult) and sum (1 add) for the variance, the
+    # per-row iterative integer square root and reciprocal (amortised over the row: not counted), normalise
+    # (1 mult), affine gamma x + beta (1 mult, 1 add) -> 4 adds, 3 mults; group / instance / RMS norm alike
+    norm_ops: ElementOps = ElementOps(adds=4, mults=3)
+    # i-GELU: x (1 + i-erf(x / sqrt 2)), i-erf = sign(x) [a (min(|x|, -b) + b)^2 + 1]: sign, abs, clip, + b,
+    # + c, negate, + 1 (7 adds), square and times x (2 mults)
+    gelu_ops: ElementOps = ElementOps(adds=7, mults=2)
+    # sigmoid type (sigmoid, SiLU, tanh, ELU, softplus, ...): i-exp (5 adds, 3 mults), 1 + e (1 add), a
+    # reciprocal by two Newton steps r (2 - d r) (2 adds, 4 mults), SiLU's x sigma(x) (1 mult) -> 8 adds,
+    # 8 mults: a stated composition of I-BERT's i-exp (I-BERT has no sigmoid kernel)
+    sigmoid_ops: ElementOps = ElementOps(adds=8, mults=8)
+    embedding_ops: ElementOps = ElementOps(adds=1, mults=0)
 
 
 class Mapping(_Strict):
@@ -238,7 +275,16 @@ class Chip(_Strict):
     mapping: Mapping = Mapping()
     activity: Activity = Activity()
     calibration: Calibration = Calibration()
-    dynamic_ops_on: Literal["digital"] = "digital"
+    dynamic_ops_on: Literal["digital", "crossbar"] = Field(
+        "digital", description="where attention's QK^T and AV (matmuls of two activations) run: the digital "
+        "units, or crossbars whose stationary operand is written per inference (endurance-checked)")
+    aggregation_on: Literal["digital", "crossbar"] = Field(
+        "digital", description="where graph aggregation runs: digital adds over gathered neighbour features, "
+        "or node features written into crossbars and summed by activating neighbour rows (endurance-checked)")
+    lifetime_inferences: float = Field(1e9, gt=0, le=1e18, description="inferences the chip must survive: "
+                                       "rewriting crossbars per inference is refused on a device whose "
+                                       "endurance is below the writes per cell this needs (1e9 ~ 10 "
+                                       "inferences/s for 3 years)")
     # the chip this one was derived from by overrides (set by ``load_chip``; names the variant, see
     # ``display_name``); not a field: not dumped, not compared
     _base: "Chip | None" = PrivateAttr(default=None)

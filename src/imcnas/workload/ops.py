@@ -110,6 +110,49 @@ def _input_side(op: Op, batch: float) -> float:
     return float(np.sqrt(max(op.vectors / batch, 1.0)))
 
 
+# Digital functions priced per element by their own operation counts (``Digital.*_ops`` of the chip, I-BERT
+# integer kernels) instead of one adder op per traced flop; keys of ``Workload.digital_totals``. Matched on
+# the lower-case module or function name (``Op.module``). ReLU-type activations, batch norm, pooling and
+# element-wise arithmetic are not listed: they stay at one adder op per flop.
+ELEMENT_FUNCTIONS: dict[str, frozenset[str]] = {
+    "gelu": frozenset(("gelu", "erf")),
+    "sigmoid": frozenset(("sigmoid", "silu", "swish", "tanh", "elu", "selu", "celu", "mish", "softplus", "glu",
+                          "logsigmoid", "tanhshrink")),
+}
+
+
+def element_function(op: Op) -> str | None:
+    """The per-element function class of an op (``softmax``, ``norm``, ``gelu``, ``sigmoid``), or None for
+    work priced at one adder op per flop. Batch norm (folded to a per-channel affine) stays per flop."""
+    if op.kind is OpKind.SOFTMAX:
+        return "softmax"
+    name = op.module.lower()
+    if op.kind is OpKind.NORM:
+        return None if "batch" in name else "norm"
+    if op.kind is OpKind.ACTIVATION:
+        return next((k for k, names in ELEMENT_FUNCTIONS.items() if name in names), None)
+    return None
+
+
+def dynamic_shape(op: Op) -> tuple[float, float, float, float] | None:
+    """(m, k, n, instances) of a dynamic matmul whose tracer recorded its shape (attention, ``matmul``): each
+    instance multiplies an m x k by a k x n operand; None when it did not (einsum, dynamic convolutions)."""
+    m = op.meta
+    if op.kind is not OpKind.DYNAMIC_MATMUL or not all(key in m for key in ("m", "k", "n")):
+        return None
+    inst = m.get("batch", op.macs / max(m["m"] * m["k"] * m["n"], 1))
+    return float(m["m"]), float(m["k"]), float(m["n"]), float(inst)
+
+
+def aggregate_shape(op: Op) -> tuple[float, float, float]:
+    """(edges, features, nodes) of an AGGREGATE op: ``flops`` = edges x features messages summed into nodes
+    (``elements`` = nodes x features outputs)."""
+    edges = float(max(op.meta.get("edges", 0), 1))
+    feats = max(op.flops / edges, 1.0)
+    nodes = max(op.elements / feats, 1.0)
+    return edges, feats, nodes
+
+
 @dataclass(frozen=True)
 class Workload:
     """An ordered list of operations for ``batch`` inferences of one network."""
@@ -165,20 +208,59 @@ class Workload:
 
     @cached_property
     def digital_totals(self) -> dict[str, float]:
-        """Per inference: digital flops, dynamic-matmul MACs (with the MACs of functional weight matmuls, which
-        the digital units compute too), elements read+written by non-crossbar ops, static weights read
-        digitally (embedding lookups, plus each functional matmul's weights once) and their table size."""
+        """Per inference: ``flops`` priced at one adder op each (activations of the ReLU type, batch norm,
+        pooling, element-wise and other digital work); elements of the functions priced per element
+        (``softmax_elems``, ``norm_elems``, ``gelu_elems``, ``sigmoid_elems``: :func:`element_function`);
+        ``dyn_macs``, dynamic-matmul MACs with the MACs of functional weight matmuls (the digital units compute
+        both), of which ``xbar_macs`` could run on crossbars (shape recorded, :func:`dynamic_shape`);
+        ``agg_flops``, aggregation messages (edges x features); ``io_elems``, elements read+written by
+        non-crossbar ops other than aggregation; ``embedding_elems``, embedding-table words looked up;
+        ``embed_reads``, static weights read digitally (lookups plus each functional matmul's weights once);
+        ``embed_weights``, their table size."""
         b = float(max(self.batch, 1))
         rest = [o for o in self.ops if o.kind not in (OpKind.MATRIX, OpKind.EMBEDDING)]
         emb = [o for o in self.ops if o.kind is OpKind.EMBEDDING]
         dig = [o for o in self.ops if o.kind is OpKind.DIGITAL_MATMUL]
+        per_elem = {"softmax": 0.0, "norm": 0.0, "gelu": 0.0, "sigmoid": 0.0}
+        flops = 0.0
+        for o in rest:
+            if o.kind.value in _MACS or o.kind is OpKind.AGGREGATE:
+                continue
+            fn = element_function(o)
+            if fn is None:
+                flops += o.flops
+            else:
+                per_elem[fn] += o.elements
+        embed_elems = sum(o.vectors * o.cols for o in emb) / b
         return {
-            "flops": sum(o.flops for o in rest if o.kind.value not in _MACS) / b,
+            "flops": flops / b,
+            **{f"{k}_elems": v / b for k, v in per_elem.items()},
             "dyn_macs": sum(o.macs for o in rest if o.kind.value in _MACS) / b,
-            "io_elems": sum(_numel(o.in_shape) + _numel(o.out_shape) for o in rest) / b,
-            "embed_reads": sum(o.vectors * o.cols for o in emb) / b + float(sum(o.weights for o in dig)),
+            "xbar_macs": sum(o.macs for o in rest if dynamic_shape(o) is not None) / b,
+            "agg_flops": sum(o.flops for o in rest if o.kind is OpKind.AGGREGATE) / b,
+            "io_elems": sum(_numel(o.in_shape) + _numel(o.out_shape) for o in rest
+                            if o.kind is not OpKind.AGGREGATE) / b,
+            "embedding_elems": embed_elems,
+            "embed_reads": embed_elems + float(sum(o.weights for o in dig)),
             "embed_weights": float(sum(o.weights for o in emb + dig)),
         }
+
+    @cached_property
+    def dynamic_arrays(self) -> dict[str, np.ndarray]:
+        """Per dynamic matmul with a recorded shape (:func:`dynamic_shape`), in order: ``m``, ``k``, ``n`` and
+        ``inst`` (instances per inference: batch x heads / workload batch), for pricing them on crossbars."""
+        shapes = [s for s in map(dynamic_shape, self.ops) if s is not None]
+        a = np.array(shapes, dtype=np.float64).reshape(len(shapes), 4)
+        return {"m": a[:, 0], "k": a[:, 1], "n": a[:, 2], "inst": a[:, 3] / float(max(self.batch, 1))}
+
+    @cached_property
+    def aggregate_arrays(self) -> dict[str, np.ndarray]:
+        """Per AGGREGATE op, in order: ``edges``, ``features`` and ``nodes`` per inference
+        (:func:`aggregate_shape`; a batch of graphs counts as one graph of all their nodes and edges)."""
+        b = float(max(self.batch, 1))
+        shapes = [aggregate_shape(o) for o in self.ops if o.kind is OpKind.AGGREGATE]
+        a = np.array(shapes, dtype=np.float64).reshape(len(shapes), 3)
+        return {"edges": a[:, 0] / b, "features": a[:, 1], "nodes": a[:, 2] / b}
 
     def with_layer_bits(self, layer_bits: dict[str, dict[str, int]]) -> "Workload":
         """A copy whose MATRIX ops carry per-layer ``weights``/``inputs`` bits (keys are op names, i.e.
