@@ -33,12 +33,25 @@ def test_problem_evaluate_matches_table() -> None:
     assert p.key(sample) == 7 and p.size == table.size and p.discrete
 
 
-def test_unknown_and_unavailable_problems() -> None:
+def test_unknown_and_unavailable_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imcnas.benchmarks import problems
+
     with pytest.raises(UnknownNameError, match="zdt1"):
         get_problem("nope")
-    why = unavailable("nasbench-graph")
-    if why is not None:  # until imcnas.benchmarks.nasbenchgraph exists (or when its extra is missing)
-        assert why.startswith("not ") and ("nasbenchgraph" in why or "extras" in why)
+
+    def missing_module() -> None:
+        raise ModuleNotFoundError("no module", name="imcnas.benchmarks.nope")
+
+    def missing_extra() -> None:
+        raise ImportError("needs the 'x' package (pip install 'imcnas[bench]')")
+
+    # (nasbench-graph itself builds when its extra is installed: tests/benchmarks/test_nasbenchgraph.py)
+    monkeypatch.setitem(problems.PROBLEMS, "test-missing-module", missing_module)
+    monkeypatch.setitem(problems.PROBLEMS, "test-missing-extra", missing_extra)
+    assert unavailable("test-missing-module") == ("not part of this version of imcnas (imcnas.benchmarks.nope "
+                                                  "does not exist yet)")
+    why = unavailable("test-missing-extra")
+    assert why is not None and why.startswith("not available here") and "extras" in why
     assert unavailable("categorical") is None
 
 

@@ -5,7 +5,9 @@ hypervolume reference point, the true front and its hypervolume.
   accuracy; true front by enumerating the table.
 * ``analognas``: :class:`~imcnas.benchmarks.AnalogNASProblem` (``error_1d``, ``energy_pj``): AnalogNAS-Bench
   accuracy x the cost model (needs the ``bench`` extra); accuracy does not depend on the chip.
-* ``nasbench-graph``: NAS-Bench-Graph x the cost model, where ``imcnas.benchmarks.nasbenchgraph`` exists.
+* ``nasbench-graph``: :class:`~imcnas.benchmarks.nasbenchgraph.NASBenchGraphProblem` (``error``, ``energy_pj``):
+  NAS-Bench-Graph (Cora) x the cost model (needs the ``bench`` extra); accuracy does not depend on the chip;
+  isomorphic architectures are one design (key and size count bench architectures x chips).
 * ``categorical``: the conformance suite's 5 x 4-label categorical problem (1,024 designs, enumerated front).
 * ``zdt1``, ``dtlz2``: pymoo's continuous test problems with their closed-form fronts (no finite space, so no
   "1 % of the space" budget).
@@ -97,7 +99,10 @@ def _analognas() -> BenchProblem:
 def _nasbench_graph() -> BenchProblem:
     mod = importlib.import_module("imcnas.benchmarks.nasbenchgraph")  # ImportError: not built yet / no extra
     p = mod.NASBenchGraphProblem()
-    return _tabular("nasbench-graph", "NAS-Bench-Graph x HW", p, getattr(p, "description", ""))
+    bp = _tabular("nasbench-graph", "NAS-Bench-Graph x HW", p, getattr(p, "description", ""))
+    if hasattr(p, "design_key"):  # isomorphic architectures are one design: asking another is a repeat
+        bp.key, bp.size = p.design_key, int(p.n_designs)
+    return bp
 
 
 def _conformance(name: str) -> BenchProblem:

@@ -1,0 +1,524 @@
+"""NAS-Bench-Graph joined with the imcnas cost model: a tabular GNN problem whose Pareto front is known exactly.
+
+Accuracy comes from NAS-Bench-Graph (Qin et al., NeurIPS 2022 Datasets and Benchmarks; the ``nas-bench-graph``
+package's ``light/<dataset>.bench`` tables): 26,206 non-isomorphic architectures of four operator nodes over
+nine topologies, each trained on the real dataset with fixed hyper-parameters, validation and test accuracy
+recorded. Energy, latency and area come from :func:`imcnas.estimate_batch` applied to the ``gnn`` family's
+:class:`~imcnas.space.families.gnn.GraphNet` of each architecture on a grid of chips. Enumerating every
+(architecture, chip) pair gives the true front.
+
+The priced network is the benched one: with the settings of :data:`DATASETS` (the bench's own hidden width,
+pre- and post-process layers, found by fitting) the GraphNet's parameter count equals the bench's ``para`` for
+every architecture tested (tests/benchmarks/test_nasbenchgraph.py checks a random sample per dataset). Physics
+matched no setting tried and is left out; proteins (graph classification, another operator list) too.
+
+Graph sizes are the published statistics of the datasets (nodes; directed edge count, both directions of an
+undirected edge counted), as the PyG dataset documentation lists them (``torch_geometric.datasets.Planetoid``,
+``Coauthor`` and ``Amazon``, "STATS" tables) and OGB for ogbn-arxiv (169,343 nodes, 1,166,243 edges). The
+edges of the priced graph are drawn uniformly at random without self loops: the cost model counts nodes,
+edges and features, never which nodes an edge links, so any graph of the right size gives the same cost.
+
+Pricing 26,206 networks by tracing each would take hours; the workload of a GraphNet is the ops of its pre
+layers, of each non-skip node (its operator, batch norm and ReLU, depending only on the operator and on whether
+it reads the raw features or a hidden state), and of its post layers and classifier (depending on the number
+of concatenated leaves). So each of these pieces is traced once, an architecture's workload is assembled from
+them, and architectures with the same multiset of node pieces and leaf count share one estimate (the cost does
+not depend on op order; the tests check assembled against directly traced estimates).
+
+The search space is the raw product the bench's own NNI wrapper searches (``runnni.py``): 9 topologies x 9^4
+operator choices = 59,049 architectures, each read through ``Arch(link, ops).valid_hash()`` to its
+non-isomorphic representative; isomorphic architectures are one design (same row values, same
+:meth:`NASBenchGraphProblem.design_key`). Strategies search over plain Choice parameters, so this needs no
+constraint. The nine all-skip architectures (one per topology) are not in the bench (no operator, nothing
+learnt): they score 100 % error and, on each chip, the largest energy, latency and area of that chip's
+architectures, so that every real design dominates them; they are never on a front.
+
+Accuracy does not depend on the chip here: the bench trained full-precision networks on GPUs. The hardware grid
+therefore only moves the cost, and the cheapest chips of the grid dominate; the accuracy of a crossbar, ADC or
+device is not modelled (the same caveat as :class:`~imcnas.benchmarks.AnalogNASProblem`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from imcnas.benchmarks.analognas import _position, nondominated_mask
+from imcnas.errors import ConfigError
+from imcnas.hardware import Chip, estimate_batch, load_chip
+from imcnas.hardware.devices import DEVICE_PRESETS
+from imcnas.space.families.gnn import LINKS, OPS, leaves
+from imcnas.space.params import Choice
+from imcnas.space.searchspace import SearchSpace
+
+__all__ = ["COST_OBJECTIVES", "DATASETS", "GraphDataset", "NASBenchGraphProblem", "OBJECTIVES", "load_bench",
+           "signature"]
+
+COST_OBJECTIVES: tuple[str, ...] = ("energy_pj", "latency_ns", "area_mm2")
+OBJECTIVES: tuple[str, ...] = ("error", "valid_error") + COST_OBJECTIVES
+ARCH_KEYS: tuple[str, ...] = ("arch.link",) + tuple(f"arch.op{i}" for i in range(4))
+N_ARCHS = len(LINKS) * len(OPS) ** 4  # 59,049 raw (link, ops) combinations
+HASH_BASE = len(OPS) + 1  # valid_hash: link position, then the 4 op positions as base-10 digits
+
+
+@dataclass(frozen=True)
+class GraphDataset:
+    """A NAS-Bench-Graph dataset: the network's settings in the bench and the graph the cost is priced on."""
+
+    label: str
+    features: int
+    classes: int
+    dim: int
+    pre: int
+    post: int
+    nodes: int
+    edges: int
+
+
+DATASETS: dict[str, GraphDataset] = {
+    "cora": GraphDataset("Cora", 1433, 7, 256, 0, 1, 2_708, 10_556),
+    "citeseer": GraphDataset("CiteSeer", 3703, 6, 256, 0, 1, 3_327, 9_104),
+    "pubmed": GraphDataset("PubMed", 500, 3, 128, 0, 0, 19_717, 88_648),
+    "cs": GraphDataset("Coauthor CS", 6805, 15, 128, 1, 0, 18_333, 163_788),
+    "photo": GraphDataset("Amazon Photo", 745, 8, 128, 0, 0, 7_650, 238_162),
+    "computers": GraphDataset("Amazon Computers", 767, 10, 64, 1, 1, 13_752, 491_722),
+    "arxiv": GraphDataset("ogbn-arxiv", 128, 40, 128, 0, 1, 169_343, 1_166_243),
+}
+
+
+def _dataset(name: str) -> GraphDataset:
+    if name not in DATASETS:
+        raise ConfigError(f"unknown NAS-Bench-Graph dataset '{name}'; supported: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _package() -> Any:
+    try:
+        import nas_bench_graph
+    except ImportError as err:
+        raise ImportError("NASBenchGraphProblem needs the 'nas-bench-graph' package (pip install "
+                          f"'imcnas[bench]'): {err}") from None
+    return nas_bench_graph
+
+
+def _arch_table() -> np.ndarray:
+    """(59,049, 5) positions: link in LINKS, op0..op3 in OPS; the raw architecture index order (link slowest)."""
+    return np.array(list(itertools.product(range(len(LINKS)), *[range(len(OPS))] * 4)), dtype=np.int8)
+
+
+def decode_hash(h: int) -> tuple[str, list[str]]:
+    """The (link, ops) of a bench key: ``valid_hash`` writes the link position and the op positions as base-10
+    digits."""
+    digits = []
+    for _ in range(4):
+        h, d = divmod(int(h), HASH_BASE)
+        digits.append(OPS[d])
+    return LINKS[h], digits[::-1]
+
+
+@lru_cache(maxsize=1)
+def canonical_map() -> np.ndarray:
+    """Per raw architecture (index order of :func:`_arch_table`): its bench key (``Arch.valid_hash()``),
+    -1 for the all-skip architectures."""
+    nbg = _package()
+    out = np.empty(N_ARCHS, dtype=np.int64)
+    for a, row in enumerate(_arch_table()):
+        ops = [OPS[i] for i in row[1:]]
+        out[a] = -1 if all(o == "skip" for o in ops) else nbg.Arch([int(c) for c in LINKS[row[0]]], ops).valid_hash()
+    return out
+
+
+@lru_cache(maxsize=8)
+def load_bench(dataset: str) -> dict[str, np.ndarray]:
+    """The bench table of ``dataset``: ``hash`` (sorted keys) and per key ``perf`` (test accuracy, fraction),
+    ``valid_perf``, ``latency`` (s, the bench's GPU measurement) and ``para`` (parameters, millions)."""
+    _dataset(dataset)
+    bench = _package().light_read(dataset)
+    keys = np.array(sorted(bench), dtype=np.int64)
+    out = {"hash": keys}
+    for f in ("perf", "valid_perf", "latency", "para"):
+        out[f] = np.array([float(bench[int(k)][f]) for k in keys])
+    return out
+
+
+def signature(link: str, ops: Sequence[str], pre: int) -> tuple[tuple[tuple[str, bool], ...], int]:
+    """What the cost of a GraphNet depends on: the sorted (operator, reads the raw features) pairs of its
+    non-skip nodes and the number of concatenated leaves."""
+    ops = list(ops)
+    nodes = []
+    for i, op in enumerate(ops):
+        if op == "skip":
+            continue
+        src = int(link[i])
+        while src > 0 and ops[src - 1] == "skip":  # a skip passes its own input on
+            src = int(link[src - 1])
+        nodes.append((op, pre == 0 and src == 0))
+    return tuple(sorted(nodes)), len(leaves(link, ops))
+
+
+def _graph(ds: GraphDataset, width: int) -> tuple[Any, Any]:
+    """Node features (nodes, width) and ``edges`` uniform random edges without self loops (fixed seed)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(0, ds.nodes, (ds.edges,), generator=g)
+    dst = (src + torch.randint(1, ds.nodes, (ds.edges,), generator=g)) % ds.nodes
+    return torch.zeros(ds.nodes, width), torch.stack([src, dst])
+
+
+def arch_dict(ds: GraphDataset, link: str, ops: Sequence[str]) -> dict[str, Any]:
+    """The ``gnn`` family's arch dict of (link, ops) with the bench's settings of ``ds``."""
+    return {"arch.link": link, **{f"arch.op{i}": op for i, op in enumerate(ops)}, "arch.dim": ds.dim,
+            "arch.pre": ds.pre, "arch.post": ds.post}
+
+
+@lru_cache(maxsize=2)
+def _pieces(dataset: str) -> dict[Any, list[Any]]:
+    """Traced pieces of the dataset's GraphNets: ``"pre"``; ``(op, reads_input)`` per operator (operator, batch
+    norm, ReLU); ``("head", leaves)`` (post layers and classifier on the concatenated leaves)."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    from imcnas.space.families.gnn import GNN, GraphNet
+    from imcnas.workload.tracer import trace
+
+    ds = DATASETS[dataset]
+    net = GNN().build(arch_dict(ds, "0123", ["gcn"] * 4), (ds.features,), ds.classes)
+    assert isinstance(net, GraphNet)
+
+    class Pre(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = net.pre
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for lin in self.pre:
+                x = F.dropout(F.relu(lin(x)), 0.5, self.training)
+            return x
+
+    class Node(nn.Module):
+        def __init__(self, op: str, fan_in: int) -> None:
+            super().__init__()
+            one = GNN().build({**arch_dict(ds, "0000", [op, "skip", "skip", "skip"]), "arch.pre": 0},
+                              (fan_in,), ds.classes)
+            self.name, self.op, self.norm = op, one.ops[0], one.norms[0]
+
+        def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+            out = self.op(x) if self.name == "fc" else self.op(x, edge_index)
+            return F.dropout(F.relu(self.norm(out)), 0.5, self.training)
+
+    class Head(nn.Module):
+        def __init__(self, n_leaves: int) -> None:
+            super().__init__()
+            post, width = [], n_leaves * ds.dim
+            for _ in range(ds.post):
+                post.append(nn.Linear(width, ds.dim))
+                width = ds.dim
+            self.post, self.classifier = nn.ModuleList(post), nn.Linear(width, ds.classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for lin in self.post:
+                x = F.dropout(F.relu(lin(x)), 0.5, self.training)
+            return self.classifier(x)
+
+    x, edge_index = _graph(ds, ds.features)
+    out: dict[Any, list[Any]] = {"pre": list(trace(Pre(), x, tracer="hooks").ops) if ds.pre else []}
+    h = torch.zeros(ds.nodes, ds.dim)
+    for op in OPS[:-1]:
+        for reads_input in ((True, False) if ds.pre == 0 else (False,)):
+            out[(op, reads_input)] = list(trace(Node(op, ds.features if reads_input else ds.dim),
+                                                (x if reads_input else h, edge_index), tracer="hooks").ops)
+    for n in range(1, 5):
+        out[("head", n)] = list(trace(Head(n), torch.zeros(ds.nodes, n * ds.dim), tracer="hooks").ops)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _renamed(dataset: str, piece: Any, prefix: str) -> tuple[Any, ...]:
+    return tuple(dataclasses.replace(o, name=f"{prefix}.{o.name}") for o in _pieces(dataset)[piece])
+
+
+def signature_workload(dataset: str, sig: tuple[tuple[tuple[str, bool], ...], int]) -> Any:
+    """The workload of every GraphNet of ``dataset`` with cost signature ``sig``, assembled from traced pieces.
+    Op names and order differ from a direct trace; counts, shapes and costs are the same."""
+    from imcnas.workload.ops import Workload
+
+    ds = DATASETS[dataset]
+    ops = list(_renamed(dataset, "pre", "pre"))
+    for i, node in enumerate(sig[0]):
+        ops += _renamed(dataset, node, f"ops.{i}")
+    ops += _renamed(dataset, ("head", sig[1]), "head")
+    return Workload(name=f"nasbench-graph-{dataset}", ops=tuple(ops), batch=1,
+                    input_shape=(ds.nodes, ds.features), tracer="hooks")
+
+
+def graph_inputs(dataset: str) -> tuple[Any, Any]:
+    """The (x, edge_index) the problem prices a network of ``dataset`` on."""
+    ds = _dataset(dataset)
+    return _graph(ds, ds.features)
+
+
+_COSTS: dict[tuple, dict[tuple, np.ndarray]] = {}  # (dataset, grid key) -> signature -> (n_chips, 3) costs
+
+
+class NASBenchGraphProblem:
+    """GNN architecture (topology + 4 operators) x chip grid -> NAS-Bench-Graph accuracy and cost.
+
+    Samples are flat dicts: ``arch.link`` (one of the ``gnn`` family's LINKS, e.g. ``"0123"``), ``arch.op0`` ..
+    ``arch.op3`` (its OPS), ``crossbar.rows`` (crossbar.cols follows it), ``adc.bits`` and ``device.type``.
+    Objectives (all minimised): ``error`` = 100 - test accuracy %, ``valid_error`` = 100 - validation accuracy
+    %, ``energy_pj`` / ``latency_ns`` / ``area_mm2`` per inference (one forward pass over the whole graph).
+
+    Base chip: ``neurosim-rram-22nm`` (DNN_NeuroSim V1.4's RRAM macro at 22 nm, 1 bit per cell, 5-bit ADCs,
+    throughput-balancing duplication). GNN weights are static Linear layers, the case a weight-stationary RRAM
+    macro is built for; its preset is calibrated against NeuroSim's reference runs, and ``device.type=sram``
+    gives the same macro with SRAM cells at the same node (NeuroSim's other calibrated cell). A device value
+    equal to the base chip's keeps its calibrated device; another type takes that type's preset device with the
+    base chip's bits per cell (at the smallest node that device's data support when the base node is below
+    it). Aggregation runs on the digital units (the chip's default).
+    """
+
+    name = "nasbench-graph"
+
+    def __init__(self, dataset: str = "cora", base_chip: str | Chip = "neurosim-rram-22nm",
+                 rows: Sequence[int] = (64, 128, 256), adc_bits: Sequence[int] = (3, 4, 5, 6, 7),
+                 devices: Sequence[str] = ("rram", "sram"),
+                 objectives: Sequence[str] = ("error", "energy_pj")) -> None:
+        self.dataset = str(dataset)
+        self.data = _dataset(self.dataset)
+        _package()
+        self.base = base_chip if isinstance(base_chip, Chip) else load_chip(base_chip)
+        self._hw: dict[str, list[Any]] = {"crossbar.rows": [int(r) for r in rows],
+                                          "adc.bits": [int(b) for b in adc_bits],
+                                          "device.type": [str(d) for d in devices]}
+        for k, v in self._hw.items():
+            if not v:
+                raise ConfigError(f"hardware grid '{k}' is empty")
+        self.objectives = self._check_objectives(objectives)
+        self._hw_grid = list(itertools.product(*self._hw.values()))
+        self.chips = [self._make_chip(*hw) for hw in self._hw_grid]
+        self._grid_key = (self.dataset, self.base.model_dump_json(), tuple(tuple(v) for v in self._hw.values()))
+        self._costs = _COSTS.setdefault(self._grid_key, {})
+        self._archs = _arch_table()
+        self._canon: np.ndarray | None = None  # raw arch -> position in the bench table, n_bench for all-skip
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
+        self._design_Y: np.ndarray | None = None  # (n_bench + 1, n_chips, 5)
+        self.enumeration_s: float | None = None
+
+    @property
+    def description(self) -> str:
+        """One line for the benchmark report."""
+        return (f"{self.n_bench:,} NAS-Bench-Graph architectures on {self.data.label} ({N_ARCHS:,} link x operator "
+                f"choices; isomorphic ones are one design) x {self.n_chips} chips = {self.n_designs:,} designs; "
+                "accuracy from NAS-Bench-Graph (GPU-trained: independent of the hardware), energy from the cost "
+                "model")
+
+    # ------------------------------------------------------------------------------------------ space
+    def choices(self) -> dict[str, list[Any]]:
+        """Parameter name -> its values (architecture first, then the hardware grid)."""
+        return {"arch.link": list(LINKS), **{f"arch.op{i}": list(OPS) for i in range(4)},
+                **{k: list(v) for k, v in self._hw.items()}}
+
+    def space(self) -> SearchSpace:
+        """The problem as an ``imcnas.space.SearchSpace`` of Choice parameters."""
+        return SearchSpace({name: Choice(tuple(vals)) for name, vals in self.choices().items()})
+
+    @property
+    def n_chips(self) -> int:
+        """Chips in the hardware grid."""
+        return len(self.chips)
+
+    @property
+    def n_bench(self) -> int:
+        """Architectures in the bench (non-isomorphic representatives)."""
+        return len(load_bench(self.dataset)["hash"])
+
+    @property
+    def size(self) -> int:
+        """Rows of :meth:`enumerate_all`: 59,049 raw architectures x chips."""
+        return N_ARCHS * self.n_chips
+
+    @property
+    def n_designs(self) -> int:
+        """Distinct designs: (bench architectures + the all-skip one) x chips."""
+        return (self.n_bench + 1) * self.n_chips
+
+    def _check_objectives(self, objectives: Sequence[str] | None) -> tuple[str, ...]:
+        objs = tuple(objectives) if objectives is not None else self.objectives
+        for o in objs:
+            if o not in OBJECTIVES:
+                raise ConfigError(f"unknown objective '{o}'; known: {', '.join(OBJECTIVES)}")
+        if not objs:
+            raise ConfigError("at least one objective is needed")
+        return objs
+
+    def _make_chip(self, rows: int, adc_bits: int, device: str) -> Chip:
+        sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
+        if device != self.base.device.type:
+            sets += [f"device.type={device}", f"device.bits_per_cell={self.base.device.bits_per_cell}"]
+            low = DEVICE_PRESETS[device].get("min_node_nm") if device in DEVICE_PRESETS else None
+            if low is not None and self.base.technology.node_nm < low[0]:
+                sets.append(f"technology.node_nm={low[0]}")
+        chip = load_chip(self.base, sets)
+        chip.name = f"{self.base.name}[rows={rows},adc={adc_bits},{device}]"
+        return chip
+
+    def index(self, sample: Mapping[str, Any]) -> int:
+        """Row of ``sample`` in :meth:`enumerate_all`; a one-line ConfigError names a bad key or value."""
+        if not isinstance(sample, Mapping):
+            raise ConfigError(f"a sample is a dict of parameter values, got {type(sample).__name__}")
+        ch = self.choices()
+        for key in sample:
+            if key not in ch:
+                raise ConfigError(f"sample key '{key}' is not a parameter of {self.name}; known: {', '.join(ch)}")
+        pos = []
+        for key, values in ch.items():
+            if key not in sample:
+                raise ConfigError(f"sample is missing key '{key}'")
+            i = _position(values, sample[key])
+            if i is None:
+                raise ConfigError(f"sample key '{key}': {sample[key]!r} is not one of {values}")
+            pos.append(i)
+        arch = int(np.ravel_multi_index(pos[:5], (len(LINKS),) + (len(OPS),) * 4))
+        chip = int(np.ravel_multi_index(pos[5:], tuple(len(v) for v in self._hw.values())))
+        return arch * self.n_chips + chip
+
+    def sample_at(self, index: int) -> dict[str, Any]:
+        """The sample of row ``index`` of :meth:`enumerate_all`."""
+        if not 0 <= int(index) < self.size:
+            raise ConfigError(f"design index {index} out of range 0..{self.size - 1}")
+        arch, chip = divmod(int(index), self.n_chips)
+        row = self._archs[arch]
+        out: dict[str, Any] = {"arch.link": LINKS[row[0]], **{f"arch.op{i}": OPS[j] for i, j in enumerate(row[1:])}}
+        out.update(zip(self._hw, self._hw_grid[chip]))
+        return out
+
+    def _canonical(self) -> np.ndarray:
+        if self._canon is None:
+            keys = load_bench(self.dataset)["hash"]
+            h = canonical_map()
+            pos = np.searchsorted(keys, h)
+            valid = h >= 0
+            if not np.all(keys[np.minimum(pos[valid], len(keys) - 1)] == h[valid]):
+                raise ConfigError(f"NAS-Bench-Graph '{self.dataset}': some architectures have no bench entry")
+            self._canon = np.where(valid, pos, len(keys)).astype(np.int64)
+        return self._canon
+
+    def design_key(self, sample: Mapping[str, Any]) -> int:
+        """The design a sample is: its bench architecture (isomorphic samples share it) and chip."""
+        arch, chip = divmod(self.index(sample), self.n_chips)
+        return int(self._canonical()[arch]) * self.n_chips + chip
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    def _cost(self, sig: tuple) -> np.ndarray:
+        got = self._costs.get(sig)
+        if got is None:
+            t = estimate_batch(signature_workload(self.dataset, sig), self.chips)
+            got = self._costs[sig] = np.stack([t[k] for k in COST_OBJECTIVES], axis=1)
+        return got
+
+    def _designs(self) -> np.ndarray:
+        """(n_bench + 1, n_chips, 5) objectives of every bench architecture on every chip (OBJECTIVES order);
+        the last architecture is the all-skip one."""
+        if self._design_Y is None:
+            b = load_bench(self.dataset)
+            sigs = [signature(*decode_hash(h), self.data.pre) for h in b["hash"]]
+            ids: dict[tuple, int] = {}
+            sig_of = np.array([ids.setdefault(s, len(ids)) for s in sigs])
+            costs = np.stack([self._cost(s) for s in ids])  # (n_sigs, n_chips, 3)
+            n = len(b["hash"])
+            Y = np.empty((n + 1, self.n_chips, len(OBJECTIVES)))
+            Y[:n, :, 0] = (100.0 - 100.0 * b["perf"])[:, None]
+            Y[:n, :, 1] = (100.0 - 100.0 * b["valid_perf"])[:, None]
+            Y[:n, :, 2:] = costs[sig_of]
+            Y[n, :, :2] = 100.0
+            Y[n, :, 2:] = Y[:n, :, 2:].max(axis=0)  # the all-skip penalty: dominated by every architecture
+            self._design_Y = Y
+        return self._design_Y
+
+    def evaluate(self, sample: Mapping[str, Any]) -> dict[str, float]:
+        """All objectives of one design: a table lookup for accuracy plus the (cached) cost of its network."""
+        i = self.index(sample)
+        arch, chip = divmod(i, self.n_chips)
+        y = self._designs()[self._canonical()[arch], chip]
+        return {k: float(v) for k, v in zip(OBJECTIVES, y)}
+
+    def enumerate_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every design: ``(choice_index, Y)`` with choice_index (size, 8) int8 positions in :meth:`choices`
+        (row = raw architecture * n_chips + chip) and Y (size, len(OBJECTIVES)) float in OBJECTIVES order.
+        Cached; the first call's time is in ``enumeration_s``."""
+        if self._table is None:
+            t0 = time.perf_counter()
+            Y = self._designs()[self._canonical()].reshape(-1, len(OBJECTIVES))
+            hw_pos = np.array(list(itertools.product(*(range(len(v)) for v in self._hw.values()))), dtype=np.int8)
+            idx = np.concatenate([np.repeat(self._archs, self.n_chips, axis=0),
+                                  np.tile(hw_pos, (N_ARCHS, 1))], axis=1)
+            self._table = (idx, Y)
+            self.enumeration_s = time.perf_counter() - t0
+        return self._table
+
+    # ------------------------------------------------------------------------------------------ the answer
+    def objective_matrix(self, objectives: Sequence[str] | None = None) -> np.ndarray:
+        """Y restricted to ``objectives`` (default: the problem's), one row per design."""
+        objs = self._check_objectives(objectives)
+        Y = self.enumerate_all()[1]
+        return Y[:, [OBJECTIVES.index(o) for o in objs]]
+
+    def front_indices(self, objectives: Sequence[str] | None = None) -> np.ndarray:
+        """Rows of every non-dominated design (ties and isomorphic duplicates included), found exhaustively.
+
+        Exact: isomorphic architectures have equal rows, so the front is found over the bench architectures x
+        chips; a design non-dominated over all of them is non-dominated among its own chip's, so only the
+        survivors of each chip's filter are compared globally. Every raw row of a front design is returned."""
+        objs = self._check_objectives(objectives)
+        self.enumerate_all()
+        D = self._designs()[:, :, [OBJECTIVES.index(o) for o in objs]]  # (n_bench + 1, n_chips, k)
+        cand = [np.flatnonzero(nondominated_mask(D[:, c])) * self.n_chips + c for c in range(self.n_chips)]
+        flat = D.reshape(-1, len(objs))
+        rows = np.concatenate(cand)
+        front = np.zeros(len(flat), dtype=bool)
+        front[rows[nondominated_mask(flat[rows])]] = True  # design rows: bench position * n_chips + chip
+        raw = self._canonical()[:, None] * self.n_chips + np.arange(self.n_chips)[None, :]  # (N_ARCHS, n_chips)
+        return np.flatnonzero(front[raw.ravel()])
+
+    def true_front(self, objectives: Sequence[str] | None = None) -> np.ndarray:
+        """The Pareto front: unique non-dominated objective vectors, sorted by the first objective."""
+        Y = self.objective_matrix(objectives)
+        return np.unique(Y[self.front_indices(objectives)], axis=0)
+
+    def reference_point(self, objectives: Sequence[str] | None = None) -> np.ndarray:
+        """Hypervolume reference: the true front's nadir plus 10 % of its range (ideal to nadir) per
+        objective, as for :class:`~imcnas.benchmarks.AnalogNASProblem`."""
+        F = self.true_front(objectives)
+        lo, hi = F.min(axis=0), F.max(axis=0)
+        span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
+        return hi + 0.1 * span
+
+    def hypervolume(self, points: np.ndarray, objectives: Sequence[str] | None = None) -> float:
+        """Hypervolume of ``points`` (n, k objective values) w.r.t. :meth:`reference_point` (pymoo HV);
+        points outside the reference box add nothing."""
+        from pymoo.indicators.hv import HV
+
+        ref = self.reference_point(objectives)
+        P = np.atleast_2d(np.asarray(points, dtype=float))
+        if P.shape[1] != len(ref):
+            raise ConfigError(f"points have {P.shape[1]} objectives, the reference point {len(ref)}")
+        P = P[(P < ref).all(axis=1)]
+        return float(HV(ref_point=ref)(P)) if len(P) else 0.0
+
+    def true_hypervolume(self, objectives: Sequence[str] | None = None) -> float:
+        """Hypervolume of the true front (the best any search can reach)."""
+        return self.hypervolume(self.true_front(objectives), objectives)
+
+
+def signature_counts(dataset: str = "cora") -> Counter:
+    """How many bench architectures share each cost signature (a diagnostic)."""
+    ds = _dataset(dataset)
+    return Counter(signature(*decode_hash(h), ds.pre) for h in load_bench(dataset)["hash"])
