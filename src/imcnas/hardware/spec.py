@@ -225,6 +225,17 @@ class Digital(_Strict):
     sigmoid_ops: ElementOps = ElementOps(adds=8, mults=8)
     embedding_ops: ElementOps = ElementOps(adds=1, mults=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _complete_ops(cls, data: Any) -> Any:
+        """A table given in part (``digital.softmax_ops.adds=2``) keeps that function's other defaults."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for name, info in cls.model_fields.items():
+                if name.endswith("_ops") and isinstance(data.get(name), dict):
+                    data[name] = {**info.default.model_dump(), **data[name]}
+        return data
+
 
 class Mapping(_Strict):
     """Weight duplication (for throughput) and execution style."""
