@@ -94,6 +94,29 @@ def _print_ops(ops: list[dict[str, Any]]) -> None:
     out.print(t)
 
 
+def _print_dynamic(d: dict[str, Any]) -> None:
+    """The digital units' energy by kind, and each dynamic matmul / aggregation with where it ran."""
+    parts = {k: v for k, v in (d.get("digital_breakdown_pj") or {}).items() if v > 0}
+    if parts:
+        t = Table(title="digital units by kind")
+        t.add_column("kind")
+        t.add_column("energy (uJ)", justify="right")
+        for k, v in sorted(parts.items(), key=lambda kv: -kv[1]):
+            t.add_row("ReLU/BN/pool/add (per flop)" if k == "flops" else k, _fmt(v * 1e-6))
+        out.print(t)
+    rows = d.get("dynamic_ops") or []
+    if not rows:
+        return
+    t = Table(title="dynamic matmuls and aggregation")
+    t.add_column("op", overflow="fold")
+    for col in ("ran on", "MACs / adds", "energy (uJ)", "of it writes (uJ)", "latency (us)"):
+        t.add_column(col, justify="left" if col == "ran on" else "right", no_wrap=True)
+    for r in rows:
+        t.add_row(escape(r["name"]), r["unit"], f"{max(r['macs'], r['flops']):,.0f}", _fmt(r["energy_pj"] * 1e-6),
+                  _fmt(r["write_energy_pj"] * 1e-6), _fmt(r["latency_ns"] * 1e-3))
+    out.print(t)
+
+
 def _print_report(d: dict[str, Any], every_op: bool = False) -> None:
     head = Table(title=escape(f"{d['workload']} on {d['chip']}"), show_header=False)
     rows = [("energy / inference", f"{d['energy_pj'] * 1e-6:,.4g} uJ"),
@@ -115,6 +138,7 @@ def _print_report(d: dict[str, Any], every_op: bool = False) -> None:
         comp.add_row(k, _fmt(e[k] * 1e-6) if k in e else "-", _fmt(a[k]) if k in a else "-")
     out.print(comp)
     _print_layers(d["layers"])
+    _print_dynamic(d)
     kinds: dict[str, list[float]] = {}
     for o in d.get("ops", []):
         k = kinds.setdefault(o["kind"], [0, 0.0, 0.0])
