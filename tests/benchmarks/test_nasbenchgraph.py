@@ -225,3 +225,21 @@ def test_joins_the_benchmark(monkeypatch: pytest.MonkeyPatch, problem: NASBenchG
     assert len(bp.true_front) == len(problem.true_front()) and bp.true_hv == pytest.approx(problem.true_hypervolume())
     r = run_method("random", bp, 60, seed=0, max_asks=600)
     assert len(r.F) == 60 and 0.0 < r.ratio[-1] <= 1.0 + 1e-9
+    fn, args = bp.extra["warm"]  # what imcnas bench hands its workers: the costs priced here
+    assert fn is nbg.seed_cost_cache and args[0] == problem._grid_key
+    assert len(args[1]) == len(nbg.signature_counts("computers")) == 1_812
+
+
+def test_problem_cost_matches_estimate_on_the_traced_network(problem: NASBenchGraphProblem) -> None:
+    """End to end: the problem's cost of a design is imcnas.estimate of the whole GraphNet on the dataset's
+    graph, on the design's chip."""
+    s = {"arch.link": "0012", "arch.op0": "gat", "arch.op1": "skip", "arch.op2": "cheb", "arch.op3": "sage",
+         "crossbar.rows": 128, "adc.bits": 6, "device.type": "sram"}
+    ds = DATASETS["computers"]
+    net = GNN().build(arch_dict(ds, "0012", ["gat", "skip", "cheb", "sage"]), (ds.features,), ds.classes)
+    chip = problem.chips[problem.index(s) % problem.n_chips]
+    assert chip.device.type == "sram" and chip.adc.bits == 6
+    rep = imcnas.estimate_batch(imcnas.trace(net, graph_inputs("computers")), [chip])
+    got = problem.evaluate(s)
+    for col in ("energy_pj", "latency_ns", "area_mm2"):
+        assert got[col] == pytest.approx(float(rep[col][0]), rel=1e-9)

@@ -51,7 +51,7 @@ import numpy as np
 
 from imcnas.benchmarks.analognas import _position, nondominated_mask
 from imcnas.errors import ConfigError
-from imcnas.hardware import Chip, estimate_batch, load_chip
+from imcnas.hardware import Chip, load_chip
 from imcnas.hardware.devices import DEVICE_PRESETS
 from imcnas.space.families.gnn import LINKS, OPS, leaves
 from imcnas.space.params import Choice
@@ -306,6 +306,7 @@ class NASBenchGraphProblem:
         self.chips = [self._make_chip(*hw) for hw in self._hw_grid]
         self._grid_key = (self.dataset, self.base.model_dump_json(), tuple(tuple(v) for v in self._hw.values()))
         self._costs = _COSTS.setdefault(self._grid_key, {})
+        self._chip_arrays: Any = None
         self._archs = _arch_table()
         self._canon: np.ndarray | None = None  # raw arch -> position in the bench table, n_bench for all-skip
         self._table: tuple[np.ndarray, np.ndarray] | None = None
@@ -420,8 +421,18 @@ class NASBenchGraphProblem:
     def _cost(self, sig: tuple) -> np.ndarray:
         got = self._costs.get(sig)
         if got is None:
-            t = estimate_batch(signature_workload(self.dataset, sig), self.chips)
-            got = self._costs[sig] = np.stack([t[k] for k in COST_OBJECTIVES], axis=1)
+            # estimate_batch's figures without re-reading the chips per call (tests check them against it)
+            from imcnas.hardware.cost import price, totals
+            from imcnas.hardware.params import chip_arrays
+
+            if self._chip_arrays is None:
+                self._chip_arrays = chip_arrays(self.chips)
+            t = totals(price(signature_workload(self.dataset, sig), self._chip_arrays))
+            if not np.all(t["feasible"]):
+                bad = self.chips[int(np.flatnonzero(~np.asarray(t["feasible"], dtype=bool))[0])].name
+                raise ConfigError(f"chip {bad} cannot run a NAS-Bench-Graph network of {self.dataset} (too few tiles "
+                                  "or crossbars rewritten beyond their endurance)")
+            got = self._costs[sig] = np.stack([np.asarray(t[k], dtype=float) for k in COST_OBJECTIVES], axis=1)
         return got
 
     def _designs(self) -> np.ndarray:
@@ -516,6 +527,17 @@ class NASBenchGraphProblem:
     def true_hypervolume(self, objectives: Sequence[str] | None = None) -> float:
         """Hypervolume of the true front (the best any search can reach)."""
         return self.hypervolume(self.true_front(objectives), objectives)
+
+
+def cost_cache(problem: NASBenchGraphProblem) -> tuple[tuple, dict[tuple, np.ndarray]]:
+    """The costs priced so far for ``problem``'s dataset and grid, to hand to another process."""
+    return problem._grid_key, dict(problem._costs)
+
+
+def seed_cost_cache(grid_key: tuple, costs: Mapping[tuple, np.ndarray]) -> None:
+    """Take costs priced in another process (:func:`cost_cache`): a problem on the same dataset and grid then
+    prices nothing (``imcnas bench`` seeds its worker processes so)."""
+    _COSTS.setdefault(grid_key, {}).update(costs)
 
 
 def signature_counts(dataset: str = "cora") -> Counter:

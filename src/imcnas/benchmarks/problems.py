@@ -50,6 +50,8 @@ class BenchProblem:
     size: int | None
     notes: str = ""
     pymoo_problem: Any = None  # the pymoo problem itself (continuous problems), for the plain NSGA-II baseline
+    # "table": the problem object; "warm": (function, args) that fills a worker process's caches with what
+    # building the problem here computed (picklable; ``imcnas bench`` calls it in each worker)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,6 +104,8 @@ def _nasbench_graph() -> BenchProblem:
     bp = _tabular("nasbench-graph", "NAS-Bench-Graph x HW", p, getattr(p, "description", ""))
     if hasattr(p, "design_key"):  # isomorphic architectures are one design: asking another is a repeat
         bp.key, bp.size = p.design_key, int(p.n_designs)
+    if hasattr(mod, "seed_cost_cache"):  # worker processes take the costs priced here instead of pricing again
+        bp.extra["warm"] = (mod.seed_cost_cache, mod.cost_cache(p))
     return bp
 
 

@@ -113,10 +113,12 @@ def run_job(problem: str, method: str, seed: int, budget: int, max_asks: int, po
             "to_target": {str(t): evals_to(r.ratio, t) for t in TARGETS}}
 
 
-def _init_worker() -> None:
+def _init_worker(warm: Sequence[tuple[Callable[..., None], tuple]] = ()) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
+    for fn, args in warm:  # caches the parent filled while building the problems (BenchProblem.extra["warm"])
+        fn(*args)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
 
@@ -208,7 +210,9 @@ def run_bench(cfg: BenchConfig, progress: Callable[[dict, int, int], None] | Non
         else:
             import multiprocessing as mp
 
-            with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+            warm = [w for name in problems if (w := get_problem(name).extra.get("warm")) is not None]
+            with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                     initargs=(warm,)) as pool:
                 futures = [pool.submit(run_job, *j) for j in todo]
                 try:
                     for f in as_completed(futures):
