@@ -24,7 +24,8 @@ def _static_weights(model: nn.Module) -> int:
 
 
 def test_list_and_unknown() -> None:
-    assert list_models() == ["bert-base", "mobilenetv2", "resnet18", "resnet20-cifar", "vgg8-cifar", "vit-tiny"]
+    assert list_models() == ["bert-base", "gcn-cora", "mobilenetv2", "resnet18", "resnet20-cifar", "vgg8-cifar",
+                             "vit-tiny"]
     with pytest.raises(UnknownNameError, match="unknown model 'vgg9'; known: bert-base"):
         get_model("vgg9")
 
@@ -133,3 +134,14 @@ def test_transformer_zoo_counts(name: str, macs: int, params: int) -> None:
     assert w.macs == macs
     assert sum(p.numel() for p in model.parameters()) == params
     assert len([o for o in w.ops if o.kind == OpKind.DYNAMIC_MATMUL]) == 24
+
+
+def test_gcn_cora_counts() -> None:
+    """Kipf & Welling's GCN on Cora's size: 2,708 x (1,433 x 16 + 16 x 7) MACs on crossbars, and aggregation
+    over the 10,556 edges plus 2,708 self loops for each layer's width (16, then 7)."""
+    pytest.importorskip("torch_geometric")
+    _, w = _traced("gcn-cora")
+    assert w.macs == 2708 * (1433 * 16 + 16 * 7)
+    assert w.weights == 1433 * 16 + 16 * 7
+    agg = [o for o in w.ops if o.kind is OpKind.AGGREGATE and o.module == "SumAggregation"]
+    assert [o.flops for o in agg] == [(10556 + 2708) * 16, (10556 + 2708) * 7]

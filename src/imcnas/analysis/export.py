@@ -31,7 +31,7 @@ from imcnas.search.trial import Trial
 
 __all__ = ["design_chip", "export_designs", "model_source"]
 
-INFO_KEYS = ("family", "input_shape", "num_classes", "fidelity", "cost", "breakdown", "layer_bits", "elapsed_s",
+INFO_KEYS = ("family", "input_shape", "num_classes", "graph", "fidelity", "cost", "breakdown", "layer_bits", "elapsed_s",
              "finished_at", "reason")
 MODEL_TEMPLATE = '''"""Trial {number} of the imcnas study in {study}: {family} network, exported by ``imcnas report``.
 
@@ -52,6 +52,8 @@ INPUT_SHAPE = {input_shape!r}
 NUM_CLASSES = {num_classes!r}
 EXAMPLE_INPUT_SHAPE = (1, *INPUT_SHAPE)
 SAMPLE = {sample}
+# graph models: the priced graph's size; the example is a random graph of that size (cost depends on counts)
+GRAPH = {graph}
 # per-layer precision the study priced (imcnas estimate applies it to these layers)
 LAYER_BITS = {layer_bits}
 
@@ -62,6 +64,13 @@ def model():
     weights = HERE / "weights.pt"
     if weights.is_file():
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    if GRAPH:
+        from imcnas.workload.zoo import random_graph
+
+        x, edge_index = random_graph(GRAPH["nodes"], GRAPH["edges"], INPUT_SHAPE[0])
+        if GRAPH["task"] == "graph":  # one graph of a graph-classification task: a readout per graph
+            return net.eval(), (x, edge_index, torch.zeros(GRAPH["nodes"], dtype=torch.long))
+        return net.eval(), (x, edge_index)
     dtype = torch.long if len(INPUT_SHAPE) == 1 else torch.float32  # (L,) inputs are token ids
     return net.eval(), torch.zeros(1, *INPUT_SHAPE, dtype=dtype)
 '''
@@ -84,7 +93,8 @@ def model_source(trial: Trial, family: str, input_shape: Iterable[int], num_clas
     return MODEL_TEMPLATE.format(number=trial.number, study=study, here=here, family=str(family),
                                  input_shape=tuple(int(s) for s in input_shape), num_classes=int(num_classes),
                                  sample=_literal(dict(trial.sample)),
-                                 layer_bits=_literal(dict(trial.info.get("layer_bits") or {})))
+                                 layer_bits=_literal(dict(trial.info.get("layer_bits") or {})),
+                                 graph=_literal(trial.info.get("graph")))
 
 
 def design_chip(trial: Trial, config: Mapping[str, Any]) -> dict[str, Any] | None:

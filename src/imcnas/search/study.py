@@ -193,6 +193,10 @@ class Study(FidelityRungs):
             return Trial(number, sample, {}, TrialState.FAILED, {"reason": reason, "stage": "build"}), {}, {}
         info.update({"input_shape": list(self.shape), "num_classes": self.classes, "family": self.cfg.model.family,
                      "cost": dict(values)})
+        if is_graph(self.data):  # the priced graph's size (export rebuilds an example input of that size)
+            x, edge_index = self.example[:2]
+            info["graph"] = {"nodes": int(x.shape[0]), "edges": int(edge_index.shape[1]),
+                             "task": self.data.task}
         ok, why = self.form.feasible(values)
         if not ok:
             return Trial(number, sample, values, TrialState.INFEASIBLE, {**info, "reason": why,

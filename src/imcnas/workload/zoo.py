@@ -9,6 +9,9 @@
 - ``bert-base``: a BERT-base-sized encoder (dim 768, 12 blocks, 12 heads, MLP 3,072, vocabulary 30,522) over
   128 token ids, 2 classes, built by the ``transformer`` family from a config (random weights, no download;
   pre-norm, no segment embeddings or pooler, so not BERT's exact module list)
+- ``gcn-cora``: Kipf & Welling's 2-layer GCN (1,433 -> 16 -> 7) on a Cora-sized graph: 2,708 nodes, 10,556
+  directed edges (Cora's counts in torch_geometric's Planetoid), random features and uniformly random edges
+  (the cost depends on the counts, not on which nodes are linked); needs torch_geometric (``imcnas[graph]``)
 """
 from __future__ import annotations
 
@@ -182,6 +185,40 @@ class MobileNetV2(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+# ---------------------------------------------------------------------------------------------- GCN
+CORA = {"nodes": 2708, "edges": 10556, "features": 1433, "classes": 7}  # torch_geometric Planetoid("Cora")
+
+
+def _gcn_cora() -> nn.Module:
+    from imcnas.space.families.gnn import require_pyg
+
+    GCNConv = require_pyg().nn.GCNConv
+
+    class GCN(nn.Module):
+        """Kipf & Welling 2017: GCNConv -> ReLU -> dropout -> GCNConv."""
+
+        def __init__(self, features: int, hidden: int, classes: int) -> None:
+            super().__init__()
+            self.conv1, self.conv2 = GCNConv(features, hidden), GCNConv(hidden, classes)
+
+        def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+            h = F.dropout(F.relu(self.conv1(x, edge_index)), 0.5, self.training)
+            return self.conv2(h, edge_index)
+
+    return GCN(CORA["features"], 16, CORA["classes"])
+
+
+def random_graph(nodes: int, edges: int, features: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """(x, edge_index): random node features and ``edges`` directed edges without self loops, stored both ways
+    (undirected; an odd count gets one more edge one way)."""
+    gen = torch.Generator().manual_seed(seed)
+    half = (edges + 1) // 2
+    src = torch.randint(0, nodes, (half,), generator=gen)
+    dst = (src + torch.randint(1, max(nodes, 2), (half,), generator=gen)) % nodes  # never a self loop
+    edge_index = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])[:, :edges]
+    return torch.randn(nodes, features, generator=gen), edge_index
+
+
 # ---------------------------------------------------------------------------------------------- registry
 def _family(arch: dict, shape: tuple[int, ...], classes: int) -> Callable[[], nn.Module]:
     def make() -> nn.Module:
@@ -195,7 +232,7 @@ _VIT_TINY = {"arch.patch": 16, "arch.dim": 192, "arch.depth": 12, "arch.heads": 
              "arch.pool": "cls"}
 _BERT_BASE = {"arch.dim": 768, "arch.depth": 12, "arch.heads": 12, "arch.mlp_ratio": 4, "arch.vocab": 30522,
               "arch.pool": "cls"}
-# name -> (factory, input shape, vocabulary for token-id inputs or 0)
+# name -> (factory, input shape, vocabulary for token-id inputs, 0 for float inputs, -1 for a graph)
 _ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], int]] = {
     "vgg8-cifar": (VGG8, (3, 32, 32), 0),
     "resnet20-cifar": (lambda: ResNetCifar(3), (3, 32, 32), 0),
@@ -203,6 +240,7 @@ _ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], int]] = {
     "mobilenetv2": (MobileNetV2, (3, 224, 224), 0),
     "vit-tiny": (_family(_VIT_TINY, (3, 224, 224), 1000), (3, 224, 224), 0),
     "bert-base": (_family(_BERT_BASE, (128,), 2), (128,), 30522),
+    "gcn-cora": (_gcn_cora, (CORA["features"],), -1),  # -1: a graph input (random_graph of Cora's size)
 }
 
 
@@ -211,12 +249,14 @@ def list_models() -> list[str]:
     return sorted(_ZOO)
 
 
-def get_model(name: str) -> tuple[nn.Module, Tensor]:
+def get_model(name: str) -> tuple[nn.Module, Tensor | tuple[Tensor, ...]]:
     """A fresh built-in model (random weights, eval mode) and a random example input of batch 1 (token ids
-    for token models)."""
+    for token models, ``(x, edge_index)`` for graph models)."""
     if name not in _ZOO:
         raise UnknownNameError("model", name, list_models())
     factory, shape, vocab = _ZOO[name]
+    if vocab < 0:
+        return factory().eval(), random_graph(CORA["nodes"], CORA["edges"], shape[0])
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, vocab, (1, *shape), generator=gen) if vocab else torch.randn(1, *shape, generator=gen)
     return factory().eval(), x
