@@ -100,3 +100,18 @@ def test_parameter_counts_equal_nas_bench_graph():
         m = fam.build(_arch(link, ops, **{"arch.dim": 256, "arch.pre": 0, "arch.post": 1}), (1433,), 7)
         assert sum(p.numel() for p in m.parameters()) == round(bench[key]["para"] * 1e6), (link, ops)
         checked += 1
+
+
+def test_channel_pruning_reaches_the_operators_crossbar_layers():
+    """torch_geometric's Linear layers prune like nn.Linear, and the cost model sees the freed columns."""
+    from imcnas.accuracy.prune import prune
+
+    fam = get_family("gnn")
+    m = fam.build(_arch("0123", ["gcn", "sage", "graph", "cheb"], **{"arch.dim": 64}), (8,), 3)
+    x, ei = _graph()
+    dense = {o.name: o.cols for o in trace(m, (x, ei)).matrix_ops}
+    report = prune(m, {"method": "channel", "ratio": 0.5})
+    assert "ops.1.lin_l" in report.pruned and "ops.3.lins.1" in report.pruned
+    pruned = {o.name: o.cols for o in trace(m, (x, ei)).matrix_ops}
+    assert set(pruned) == set(dense)  # still crossbar layers after pruning
+    assert pruned["ops.1.lin_l"] == dense["ops.1.lin_l"] // 2 and pruned["ops.3.lins.1"] == dense["ops.3.lins.1"] // 2

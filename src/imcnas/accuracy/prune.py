@@ -113,10 +113,17 @@ def _weight(m: Any) -> Tensor:
     return m.weight.detach()
 
 
+def _prunable(m: nn.Module) -> bool:
+    """torch's Linear/Conv, and torch_geometric's Linear (GNN operators' crossbar layers)."""
+    from imcnas.workload._modules import _has_mro
+
+    return isinstance(m, PRUNABLE) or _has_mro(m, "Linear", "torch_geometric")
+
+
 def _layers(model: nn.Module) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for name, m in model.named_modules():
-        if isinstance(m, PRUNABLE):
+        if _prunable(m):
             if isinstance(m.weight, nn.parameter.UninitializedParameter):
                 raise ConfigError(f"cannot prune '{name}': its weight is not initialised (run a forward first)")
             out.append((name, m))

@@ -27,7 +27,7 @@ def _has_mro(m: nn.Module, cls_name: str, pkg: str) -> bool:
 
 def _materialised_2d(m: nn.Module) -> bool:
     """A registered 2-D ``weight`` parameter (read from ``_parameters``: torch.fx patches attribute access)."""
-    w = m._parameters.get("weight")
+    w = m._parameters.get("weight", m._parameters.get("weight_orig"))  # a pruned layer keeps weight_orig
     return isinstance(w, nn.Parameter) and not isinstance(w, nn.parameter.UninitializedParameter) and w.dim() == 2
 
 
