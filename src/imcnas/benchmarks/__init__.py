@@ -1,5 +1,7 @@
-"""Built-in benchmark problems with known answers (AnalogNAS-Bench x the imcnas cost model; IMC-Bench)."""
+"""Built-in benchmark problems with known answers (AnalogNAS-Bench and NAS-Bench-Graph x the imcnas cost model;
+IMC-Bench)."""
 from imcnas.benchmarks.analognas import AnalogNASProblem, nondominated_mask
 from imcnas.benchmarks.imcbench import IMCBenchProblem
+from imcnas.benchmarks.nasbenchgraph import NASBenchGraphProblem
 
-__all__ = ["AnalogNASProblem", "IMCBenchProblem", "nondominated_mask"]
+__all__ = ["AnalogNASProblem", "IMCBenchProblem", "NASBenchGraphProblem", "nondominated_mask"]

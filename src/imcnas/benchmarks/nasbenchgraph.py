@@ -57,8 +57,9 @@ from imcnas.space.families.gnn import LINKS, OPS, leaves
 from imcnas.space.params import Choice
 from imcnas.space.searchspace import SearchSpace
 
-__all__ = ["COST_OBJECTIVES", "DATASETS", "GraphDataset", "NASBenchGraphProblem", "OBJECTIVES", "load_bench",
-           "signature"]
+__all__ = ["COST_OBJECTIVES", "DATASETS", "GraphDataset", "NASBenchGraphProblem", "OBJECTIVES", "arch_dict",
+           "canonical_map", "cost_cache", "decode_hash", "graph_inputs", "load_bench", "seed_cost_cache",
+           "signature", "signature_counts", "signature_workload"]
 
 COST_OBJECTIVES: tuple[str, ...] = ("energy_pj", "latency_ns", "area_mm2")
 OBJECTIVES: tuple[str, ...] = ("error", "valid_error") + COST_OBJECTIVES
