@@ -3,6 +3,7 @@ architectures, assembled against traced costs, lookups, the exhaustive front and
 from __future__ import annotations
 
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -57,9 +58,10 @@ def test_raw_product_reaches_every_bench_architecture() -> None:
 def test_parameter_count_equals_the_bench(dataset: str) -> None:
     """With the bench's settings the gnn family's GraphNet has exactly the bench's ``para`` parameters, for raw
     (not necessarily canonical) architectures too: independent evidence that the priced network is the benched
-    one."""
+    one. Less ``dim x dim`` per arma node: the unused layer-to-layer weight of torch_geometric's one-layer
+    ARMAConv, which the bench counts and the family's ARMA does not allocate."""
     ds, b, h = DATASETS[dataset], load_bench(dataset), canonical_map()
-    rng = np.random.default_rng(abs(hash(dataset)) % 2 ** 32)
+    rng = np.random.default_rng(zlib.crc32(dataset.encode()))  # str hash() varies between runs
     checked = 0
     for a in rng.integers(0, N_ARCHS, 12):
         if h[a] < 0:
@@ -67,7 +69,8 @@ def test_parameter_count_equals_the_bench(dataset: str) -> None:
         link, ops = raw(a)
         net = GNN().build(arch_dict(ds, link, ops), (ds.features,), ds.classes)
         para = b["para"][np.searchsorted(b["hash"], h[a])]
-        assert sum(p.numel() for p in net.parameters()) == round(para * 1e6), (link, ops)
+        unused = ops.count("arma") * ds.dim ** 2
+        assert sum(p.numel() for p in net.parameters()) == round(para * 1e6) - unused, (link, ops)
         checked += 1
     assert checked >= 10
 

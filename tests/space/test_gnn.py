@@ -86,7 +86,8 @@ def test_bad_values_give_one_line_errors():
 
 def test_parameter_counts_equal_nas_bench_graph():
     """Independent evidence that the space is the bench's: its recorded parameter counts (Cora settings:
-    1,433 features, 7 classes, dim 256, no pre-process layer, one post layer)."""
+    1,433 features, 7 classes, dim 256, no pre-process layer, one post layer), less the 256 x 256 weight that
+    torch_geometric's one-layer ARMAConv allocates but never uses (test_arma_equals_torch_geometric)."""
     nbg = pytest.importorskip("nas_bench_graph")
     bench = nbg.light_read("cora")
     fam = get_family("gnn")
@@ -98,7 +99,8 @@ def test_parameter_counts_equal_nas_bench_graph():
         if ops == ["skip"] * 4 or key not in bench:
             continue
         m = fam.build(_arch(link, ops, **{"arch.dim": 256, "arch.pre": 0, "arch.post": 1}), (1433,), 7)
-        assert sum(p.numel() for p in m.parameters()) == round(bench[key]["para"] * 1e6), (link, ops)
+        unused = ops.count("arma") * 256 * 256
+        assert sum(p.numel() for p in m.parameters()) == round(bench[key]["para"] * 1e6) - unused, (link, ops)
         checked += 1
 
 
@@ -115,3 +117,25 @@ def test_channel_pruning_reaches_the_operators_crossbar_layers():
     pruned = {o.name: o.cols for o in trace(m, (x, ei)).matrix_ops}
     assert set(pruned) == set(dense)  # still crossbar layers after pruning
     assert pruned["ops.1.lin_l"] == dense["ops.1.lin_l"] // 2 and pruned["ops.3.lins.1"] == dense["ops.3.lins.1"] // 2
+
+
+def test_arma_equals_torch_geometric():
+    """The family's ARMA computes torch_geometric's ARMAConv (1 stack, 1 layer) with its weights as two
+    crossbar Linear layers."""
+    from torch_geometric.nn import ARMAConv
+
+    from imcnas.space.families.gnn import _arma_class
+
+    torch.manual_seed(0)
+    ref, mine = ARMAConv(8, 16), _arma_class()(8, 16)
+    with torch.no_grad():
+        mine.lin_init.weight.copy_(ref.init_weight[0].T)
+        mine.lin_root.weight.copy_(ref.root_weight[0, 0].T)
+        mine.bias.copy_(torch.randn(16))
+        ref.bias.copy_(mine.bias.view_as(ref.bias))
+    x, ei = _graph()
+    assert torch.allclose(ref(x, ei), mine(x, ei), atol=1e-6)
+    m = get_family("gnn").build(_arch("0123", ["arma"] * 4, **{"arch.dim": 16}), (8,), 3)
+    names = [o.name for o in trace(m, (x, ei)).matrix_ops]
+    assert "ops.0.lin_init" in names and "ops.3.lin_root" in names
+    assert not [o for o in trace(m, (x, ei)).ops if o.kind is OpKind.DIGITAL_MATMUL]

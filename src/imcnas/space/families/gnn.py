@@ -13,8 +13,9 @@ gat      ``GATConv(in, dim // heads, heads)`` (concatenated)     1 (``lin``); at
 gin      ``GINConv(Linear(in, dim))``                            1
 cheb     ``ChebConv(in, dim, K=arch.cheb_k)``                    K
 sage     ``SAGEConv(in, dim)`` (mean aggregation)                2 (``lin_l``, ``lin_r``)
-arma     ``ARMAConv(in, dim)`` (1 stack, 1 layer)                0: its weights are raw parameters, used
-                                                                 digitally (listed by ``convert``)
+arma     :class:`ARMA`, torch_geometric's ``ARMAConv(in, dim)``  2 (``lin_init``, ``lin_root``)
+         (1 stack, 1 layer) with its two weights as Linear
+         layers
 graph    ``GraphConv(in, dim)`` (k-GNN, Morris et al. 2019)      2 (``lin_rel``, ``lin_root``)
 fc       ``Linear(in, dim)`` (no message passing)                1
 skip     identity                                                0
@@ -25,7 +26,9 @@ concatenated (a skip leaf gives the state it passes on, except the input, which 
 vector: graph classification), passed through ``arch.post`` Linear+ReLU layers of width ``dim`` and a Linear
 classifier. ``arch.pre`` Linear+ReLU layers of width ``dim`` may precede the DAG. With NAS-Bench-Graph's
 Cora settings (dim 256, pre 0, post 1, 1,433 features, 7 classes) the parameter count equals the bench's
-``para`` for every architecture (tests/space/test_gnn.py checks a sample).
+``para`` for every architecture (tests/space/test_gnn.py checks a sample), less ``dim x dim`` per ``arma``
+node: torch_geometric's ``ARMAConv`` allocates a layer-to-layer weight that a one-layer ARMA never uses
+(the bench counts it); :class:`ARMA` computes the same function without it.
 
 The forward is ``model(x, edge_index, batch=None)``: ``x`` (N, F) node features, ``edge_index`` (2, E).
 ``input_shape`` is ``(F,)``, the node-feature width. torch_geometric is an optional extra
@@ -131,12 +134,46 @@ def _operator(op: str, fan_in: int, dim: int, heads: int, cheb_k: int) -> nn.Mod
     if op == "sage":
         return g.SAGEConv(fan_in, dim)
     if op == "arma":
-        return g.ARMAConv(fan_in, dim)
+        return _arma_class()(fan_in, dim)
     if op == "graph":
         return g.GraphConv(fan_in, dim)
     if op == "fc":
         return nn.Linear(fan_in, dim)
     return None  # skip
+
+
+def _arma_class() -> type:
+    """:class:`ARMA`, defined on first use (its base class comes from torch_geometric, an optional extra)."""
+    cls = globals().get("ARMA")
+    if cls is not None:
+        return cls
+    g = require_pyg()
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    class ARMA(g.nn.MessagePassing):
+        """torch_geometric's ``ARMAConv`` with one stack and one layer (as NAS-Bench-Graph uses it),
+        ``relu(A_norm (x W_init) + x W_root + b)``, with ``W_init`` and ``W_root`` as Linear layers
+        (``lin_init``, ``lin_root``) so that they map onto crossbars like every other operator's weights;
+        ``A_norm`` is the symmetric GCN normalisation without self loops, as in ``ARMAConv``."""
+
+        def __init__(self, in_channels: int, out_channels: int) -> None:
+            super().__init__(aggr="add")
+            lin = g.nn.Linear
+            self.lin_init = lin(in_channels, out_channels, bias=False, weight_initializer="glorot")
+            self.lin_root = lin(in_channels, out_channels, bias=False, weight_initializer="glorot")
+            self.bias = nn.Parameter(torch.zeros(out_channels))
+
+        def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+            ei, w = gcn_norm(edge_index, None, x.size(0), add_self_loops=False, dtype=x.dtype)
+            out = self.propagate(ei, x=self.lin_init(x), edge_weight=w)
+            return F.relu(out + self.lin_root(x) + self.bias)
+
+        def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
+            return edge_weight.view(-1, 1) * x_j
+
+    ARMA.__module__, ARMA.__qualname__ = __name__, "ARMA"  # picklable as imcnas.space.families.gnn.ARMA
+    globals()["ARMA"] = ARMA
+    return ARMA
 
 
 class GraphNet(nn.Module):
