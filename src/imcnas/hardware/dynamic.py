@@ -31,7 +31,7 @@ from imcnas.hardware import components as K
 from imcnas.hardware.params import ELEMENT_FUNCTIONS, ChipArrays
 from imcnas.hardware.periphery import Subarray
 from imcnas.hardware.reads import read_energy
-from imcnas.workload.ops import Workload
+from imcnas.workload.ops import OpKind, Workload
 
 FEFET_POLARIZATION_UC_CM2 = 20.0  # NeuroSim V2.1 Param.cpp polarization
 XBAR_PARTS = ("array", "adc", "dac", "accumulation", "write")  # energy components of rewritten crossbars
@@ -49,7 +49,7 @@ class Extra:
     xbar_ns: np.ndarray  # latency of the ops on rewritten crossbars (one after the other)
     pool_subarrays: np.ndarray  # extra subarrays for rewritten crossbars
     writes_per_cell: np.ndarray  # cell writes per inference (rewritten ops)
-    ops: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # per op: energy, latency (n, D / A)
+    ops: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # rewritten ops: energy, latency (n, D)
 
 
 def write_costs(c: ChipArrays, sa: Subarray, t_clk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,19 +73,23 @@ def _digital(work: Workload, c: ChipArrays, t_clk: np.ndarray) -> tuple[dict[str
     one adder op per flop, exactly as before the per-element tables."""
     dt = work.digital_totals
     e_add = K.adder_energy_pj(c.digital_bits, c.node, c.vdd)
-    e_mul = K.mac_energy_pj(c.digital_bits, c.node, c.vdd)
-    dyn = dt["dyn_macs"] - np.where(c.dyn_xbar, dt["xbar_macs"], 0.0)
-    agg = np.where(c.agg_xbar, 0.0, dt["agg_flops"])
-    energy = {"flops": dt["flops"] * e_add}
-    cycles = dt["flops"] + dyn
-    for fn in ELEMENT_FUNCTIONS:
-        n = dt[f"{fn}_elems"]
-        adds, mults = getattr(c, f"{fn}_adds"), getattr(c, f"{fn}_mults")
-        energy[fn] = n * (adds * e_add + mults * e_mul)
-        cycles = cycles + n * (adds + mults)
-    energy["dynamic_matmul"] = dyn * e_mul
-    energy["aggregate"] = agg * e_add
-    cycles = cycles + agg
+    zero = np.zeros_like(e_add)
+    energy = {"flops": dt["flops"] * e_add, **{k: zero for k in DIGITAL_PARTS[1:]}}
+    cycles = dt["flops"]
+    if dt["dyn_macs"] or any(dt[f"{fn}_elems"] for fn in ELEMENT_FUNCTIONS):  # none in a CNN: skipped
+        e_mul = K.mac_energy_pj(c.digital_bits, c.node, c.vdd)
+        dyn = dt["dyn_macs"] - np.where(c.dyn_xbar, dt["xbar_macs"], 0.0)
+        cycles = cycles + dyn
+        for fn in ELEMENT_FUNCTIONS:
+            n = dt[f"{fn}_elems"]
+            adds, mults = getattr(c, f"{fn}_adds"), getattr(c, f"{fn}_mults")
+            energy[fn] = n * (adds * e_add + mults * e_mul)
+            cycles = cycles + n * (adds + mults)
+        energy["dynamic_matmul"] = dyn * e_mul
+    if dt["agg_flops"]:
+        agg = np.where(c.agg_xbar, 0.0, dt["agg_flops"])
+        energy["aggregate"] = agg * e_add
+        cycles = cycles + agg
     io = dt["io_elems"] * c.digital_bits + dt["embed_reads"] * c.weight_bits
     io_cycles = io / c.noc_width
     a = work.aggregate_arrays
@@ -136,14 +140,6 @@ def price_extra(work: Workload, c: ChipArrays, sa: Subarray, t_clk: np.ndarray, 
     zero = np.zeros_like(t_clk)
     out = Extra(dig_e, dig_t, io, {k: zero for k in XBAR_PARTS}, zero, zero, zero)
     d, a = work.dynamic_arrays, work.aggregate_arrays
-    e_mul = K.mac_energy_pj(c.digital_bits, c.node, c.vdd)
-    e_add = K.adder_energy_pj(c.digital_bits, c.node, c.vdd)
-    if d["m"].size:
-        macs = d["m"] * d["k"] * d["n"] * d["inst"]
-        out.ops["dynamic"] = {"digital_energy": macs * e_mul, "digital_ns": macs / c.lanes * t_clk}
-    if a["edges"].size:
-        flops = a["edges"] * a["features"]
-        out.ops["aggregate"] = {"digital_energy": flops * e_add, "digital_ns": flops / c.lanes * t_clk}
     run_dyn = bool(d["m"].size) and bool(c.dyn_xbar.any())
     run_agg = bool(a["edges"].size) and bool(c.agg_xbar.any())
     if not (run_dyn or run_agg):
@@ -167,7 +163,7 @@ def price_extra(work: Workload, c: ChipArrays, sa: Subarray, t_clk: np.ndarray, 
         xt = xt + np.where(on, t.sum(axis=1, keepdims=True), 0.0)
         pools = np.maximum(pools, np.where(on, pool.max(axis=1, keepdims=True), 0.0))
         writes = writes + np.where(on, float(t.shape[1]), 0.0)
-        out.ops[name].update({"xbar_energy": e, "xbar_ns": t, "on_xbar": on})
+        out.ops[name] = {"xbar_energy": e, "xbar_ns": t, "on_xbar": on}
     out.xbar_energy, out.xbar_ns, out.pool_subarrays, out.writes_per_cell = xe, xt, pools, writes
     return out
 
@@ -176,30 +172,30 @@ def op_rows(work: Workload, c: ChipArrays, p: dict, i: int = 0) -> list[dict]:
     """One row per dynamic matmul and aggregation of ``work`` on chip ``i`` of a ``cost.price`` result: where
     it ran (``unit``: crossbar / digital), its energy (pJ, the write share apart) and latency (ns; a digital
     op's compute cycles, its operand traffic is in the buffer totals)."""
-    from imcnas.workload.ops import OpKind, dynamic_shape
-
+    ops = work.rewritable_ops
+    if not ops:
+        return []
     b = float(max(work.batch, 1))
     lanes, t_clk, scale = float(c.lanes[i, 0]), float(p["clock_ns"][i]), float(c.energy_overhead[i, 0])
     e_mul = float(K.mac_energy_pj(c.digital_bits, c.node, c.vdd)[i, 0])
     e_add = float(K.adder_energy_pj(c.digital_bits, c.node, c.vdd)[i, 0])
-    ops = p.get("extra_ops", {})
+    xbar = {}  # per kind: (energy, write energy, latency) lists of the ops on rewritten crossbars
+    for name, pr in p.get("extra_ops", {}).items():
+        if bool(pr["on_xbar"][i, 0]):
+            xbar[name] = ((sum(pr["xbar_energy"].values())[i] * scale).tolist(),
+                          (pr["xbar_energy"]["write"][i] * scale).tolist(), pr["xbar_ns"][i].tolist())
     rows, idx = [], {"dynamic": 0, "aggregate": 0}
-    for o in work.ops:
-        if o.kind is OpKind.DYNAMIC_MATMUL:
-            name, shaped, work_n, e_unit = "dynamic", dynamic_shape(o) is not None, o.macs / b, e_mul
-        elif o.kind is OpKind.AGGREGATE:
-            name, shaped, work_n, e_unit = "aggregate", True, o.flops / b, e_add
-        else:
-            continue
-        pr, j = ops.get(name, {}), idx[name]
+    for o, shaped in ops:
+        dyn = o.kind is OpKind.DYNAMIC_MATMUL
+        name = "dynamic" if dyn else "aggregate"
         row = {"name": o.name, "op": o.kind.value, "module": o.module, "macs": o.macs / b, "flops": o.flops / b}
-        if shaped and "xbar_energy" in pr and bool(pr["on_xbar"][i, 0]):
-            e = sum(float(v[i, j]) for v in pr["xbar_energy"].values())
-            row.update(unit="crossbar", energy_pj=e * scale, write_energy_pj=float(pr["xbar_energy"]["write"][i, j])
-                       * scale, latency_ns=float(pr["xbar_ns"][i, j]))
+        if shaped and name in xbar:
+            e, w, t = (v[idx[name]] for v in xbar[name])
+            row.update(unit="crossbar", energy_pj=e, write_energy_pj=w, latency_ns=t)
         else:
-            row.update(unit="digital", energy_pj=work_n * e_unit * scale, write_energy_pj=0.0,
-                       latency_ns=work_n / lanes * t_clk)
+            n = (o.macs if dyn else o.flops) / b
+            row.update(unit="digital", energy_pj=n * (e_mul if dyn else e_add) * scale, write_energy_pj=0.0,
+                       latency_ns=n / lanes * t_clk)
         idx[name] += shaped
         rows.append(row)
     return rows

@@ -124,6 +124,9 @@ def _row(chip: Chip) -> dict[str, float]:
                            chip.hierarchy)
     sram = d.type == "sram"
     cell_h, cell_w = _cell_dims(chip)
+    cpw = chip.cells_per_weight
+    dg = chip.digital
+    sm, nm, ge, sg, em = dg.softmax_ops, dg.norm_ops, dg.gelu_ops, dg.sigmoid_ops, dg.embedding_ops
     return {
         "node": t.node_nm, "vdd": t.vdd_v or 0.0, "clock_cap_ghz": t.clock_ghz or 0.0, "is_sram": float(sram),
         "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or 0.0,
@@ -131,8 +134,8 @@ def _row(chip: Chip) -> dict[str, float]:
         "cell_h_f": cell_h, "cell_w_f": cell_w, "cell_bits": d.bits_per_cell,
         "charge": float(d.compute == "charge"), "cell_cap_ff": d.cell_cap_ff or 0.0,
         "xbar_rows": x.rows, "xbar_cols": x.cols, "active_rows": x.active_rows,
-        "weight_bits": w.bits, "cells_explicit": w.cells_per_weight or 0, "cells_per_weight": chip.cells_per_weight,
-        "cols_per_weight": chip.cols_per_weight,
+        "weight_bits": w.bits, "cells_explicit": w.cells_per_weight or 0, "cells_per_weight": cpw,
+        "cols_per_weight": cpw * (2 if w.signed == "differential" else 1),
         "differential": float(w.signed == "differential"), "offset": float(w.signed == "offset"),
         "in_bits": i.bits, "in_cycles": chip.input_cycles, "is_dac": float(i.scheme == "dac"),
         "is_pwm": float(i.scheme == "pulse_width"), "dac_bits": i.dac_bits if i.scheme == "dac" else 1,
@@ -158,15 +161,20 @@ def _row(chip: Chip) -> dict[str, float]:
         "endurance": d.endurance_cycles if d.endurance_cycles is not None else np.inf,
         "lifetime": chip.lifetime_inferences, "dyn_xbar": float(chip.dynamic_ops_on == "crossbar"),
         "agg_xbar": float(chip.aggregation_on == "crossbar"),
-        **{f"{fn}_{k}": getattr(getattr(chip.digital, f"{fn}_ops"), k) for fn in ELEMENT_FUNCTIONS
-           for k in ("adds", "mults")},
+        "softmax_adds": sm.adds, "softmax_mults": sm.mults, "norm_adds": nm.adds, "norm_mults": nm.mults,
+        "gelu_adds": ge.adds, "gelu_mults": ge.mults, "sigmoid_adds": sg.adds, "sigmoid_mults": sg.mults,
+        "embedding_adds": em.adds, "embedding_mults": em.mults,
     }
+
+
+_NAMES = tuple(_row(Chip()))
+assert set(_NAMES) == {f.name for f in fields(ChipArrays)}, "_row and ChipArrays disagree"
 
 
 def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
     """Stack the numeric parameters of ``chips`` into (n, 1) columns."""
-    names = [f.name for f in fields(ChipArrays)]
-    mat = np.array([[r[n] for n in names] for r in map(_row, chips)], dtype=float).reshape(len(chips), len(names))
+    names = _NAMES  # every row has these keys in one order (_row's), so rows stack by their values
+    mat = np.array([tuple(r.values()) for r in map(_row, chips)], dtype=float).reshape(len(chips), len(names))
     cols = {n: mat[:, i:i + 1] for i, n in enumerate(names)}
     for flag in BOOL_FIELDS:
         cols[flag] = cols[flag].astype(bool)

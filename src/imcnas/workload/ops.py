@@ -254,6 +254,13 @@ class Workload:
         return {"m": a[:, 0], "k": a[:, 1], "n": a[:, 2], "inst": a[:, 3] / float(max(self.batch, 1))}
 
     @cached_property
+    def rewritable_ops(self) -> tuple[tuple[Op, bool], ...]:
+        """The dynamic matmuls and aggregations, in order, each with whether its shape is recorded (so that
+        it can run on crossbars rewritten per inference: :func:`dynamic_shape`; aggregations always)."""
+        return tuple((o, o.kind is OpKind.AGGREGATE or dynamic_shape(o) is not None) for o in self.ops
+                     if o.kind in (OpKind.DYNAMIC_MATMUL, OpKind.AGGREGATE))
+
+    @cached_property
     def aggregate_arrays(self) -> dict[str, np.ndarray]:
         """Per AGGREGATE op, in order: ``edges``, ``features`` and ``nodes`` per inference
         (:func:`aggregate_shape`; a batch of graphs counts as one graph of all their nodes and edges)."""
