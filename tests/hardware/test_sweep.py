@@ -186,3 +186,18 @@ def test_summary_fits_80_columns(net) -> None:
     text = console.export_text()
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
     assert "Pareto-optimal" in text and "adc.bits" in text
+
+
+def test_worn_out_chips_are_infeasible_rows_with_the_endurance_reason() -> None:
+    from imcnas.workload.ops import Op, OpKind, Workload
+
+    fc = Op(name="fc", kind=OpKind.MATRIX, module="Linear", rows=64, cols=64, vectors=16, macs=64 * 64 * 16)
+    qk = Op(name="qk", kind=OpKind.DYNAMIC_MATMUL, module="matmul", macs=16 * 64 * 16, elements=256,
+            meta={"m": 16, "k": 64, "n": 16, "batch": 1})
+    res = sweep(Workload(name="attn", ops=(fc, qk)), "neurosim-sram-22nm",
+                ["dynamic_ops_on=digital,crossbar", "device.type=sram,rram"])
+    by = {(r["dynamic_ops_on"], r["device.type"]): r for r in res.rows}
+    bad = by[("crossbar", "rram")]
+    assert bad["status"] == "infeasible" and not bad["pareto"]
+    assert bad["reason"].startswith("device rram endures 1e+06 write cycles per cell")
+    assert all(r["status"] == "ok" for k, r in by.items() if k != ("crossbar", "rram"))

@@ -4,7 +4,8 @@ vectorised ``estimate_batch`` pass.
 ``sweep(work, base, grid)`` builds every combination as ``load_chip(base, overrides + grid values)`` would,
 keeps the ones the spec refuses (a node the device does not support, a cell layout that cannot hold the
 weights, ...) as *skipped* rows with the reason, prices the rest at once and marks the Pareto-optimal chips in
-(energy, latency, area), all minimised; chips whose fixed tile count cannot hold the model are *infeasible*
+(energy, latency, area), all minimised; chips whose fixed tile count cannot hold the model, or whose cells
+would wear out rewriting crossbars per inference, are *infeasible*
 rows (priced, never on the front). ``SweepResult.write(DIR)`` writes ``sweep.csv`` (one row per chip: the grid
 fields, then the cost columns) and ``sweep.html`` (self-contained, plotly inlined).
 
@@ -170,8 +171,13 @@ def sweep(work: Any, base: str | Path | Chip, grid: Mapping[str, Sequence[Any]] 
             for k in cost_columns:
                 row[k] = float(table.columns[k][j])
             if not row.get("feasible", 1.0):
-                row.update(status="infeasible", reason=f"the model needs more than hierarchy.tiles="
-                           f"{chips[j].hierarchy.tiles} tiles; use hierarchy.tiles=auto")
+                if row.get("lifetime_writes_per_cell", 0.0) > row.get("endurance_cycles", np.inf):
+                    why = (f"device {chips[j].device.type} endures {row['endurance_cycles']:.3g} write cycles per "
+                           f"cell; rewriting crossbars per inference needs {row['lifetime_writes_per_cell']:.3g}")
+                else:
+                    why = (f"the model needs more than hierarchy.tiles={chips[j].hierarchy.tiles} tiles; use "
+                           "hierarchy.tiles=auto")
+                row.update(status="infeasible", reason=why)
         ok = [i for i in priced if rows[i]["status"] == "ok"]
         if ok:
             from imcnas.analysis.pareto import nondominated  # the one non-dominated sort (numpy only)

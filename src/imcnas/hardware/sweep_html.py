@@ -152,7 +152,8 @@ def sweep_html(res: SweepResult) -> str:
     items = [("workload", res.workload), ("base chip", res.base),
              ("fixed overrides", ", ".join(res.overrides) or "none"),
              *((f"grid {f}", ", ".join(_fmt(v) for v in res.values[f])) for f in res.fields),
-             ("chips", f"{len(res)}: {c['ok']} priced, {c['infeasible']} infeasible (fixed tile count too small), "
+             ("chips", f"{len(res)}: {c['ok']} priced, {c['infeasible']} infeasible (fixed tile count too small or device "
+                       f"endurance exceeded), "
                        f"{c['skipped']} skipped (refused by the spec)"),
              ("Pareto-optimal", f"{c['pareto']} in (energy, latency, area), all minimised")]
     summary = "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items) + "</dl>"
