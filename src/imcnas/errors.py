@@ -23,5 +23,9 @@ class TraceError(ImcnasError):
     """A model could not be traced into a workload."""
 
 
+class EnduranceError(ConfigError):
+    """A chip would wear out its cells: crossbars rewritten per inference beyond the device's endurance."""
+
+
 class MappingError(ImcnasError):
     """A workload does not fit the chip (e.g. fixed tile count too small)."""

@@ -54,3 +54,25 @@ def test_a_constraint_may_name_a_family_key_and_a_wrong_key_is_named(tmp_path: P
     d["space"]["constraints"] = ["arch.dims % arch.heads == 0"]
     with pytest.raises(ConfigError, match="unknown key 'arch.dims'"):
         Study(config_from_dict(d), tmp_path / "bad")
+
+
+def test_attention_placement_is_a_search_knob_and_worn_out_designs_fail_alone(tmp_path: Path) -> None:
+    """hw.dynamic_ops_on varies where QK^T and AV run. On RRAM the crossbar choice wears the cells out: those
+    designs are failed trials with the endurance reason, the pre-flight and the search go on."""
+    space = {"family_defaults": False, "params": {
+        "arch.dim": {"choice": [8]}, "arch.heads": {"choice": [2]}, "arch.depth": {"choice": [1]},
+        "hw.dynamic_ops_on": {"choice": ["crossbar", "digital"]},
+        "hw.crossbar.rows": {"choice": [64, 128]}}}
+    for preset, wears in (("neurosim-sram-22nm", False), ("neurosim-rram-22nm", True)):
+        d = tiny(model={"family": "transformer"}, space=space, hardware=preset, budget__trials=4,
+                 training__epochs=1)
+        trials = run_study(d, tmp_path / preset)
+        where = {t.sample["hw.dynamic_ops_on"] for t in trials}
+        assert where == {"crossbar", "digital"}, where
+        for t in trials:
+            worn = t.sample["hw.dynamic_ops_on"] == "crossbar" and wears
+            assert (t.state == TrialState.FAILED) == worn, (preset, t.sample, t.state, t.info.get("reason"))
+            if worn:
+                assert "endures" in t.info["reason"] and "lifetime_inferences" in t.info["reason"]
+            else:
+                assert t.values["energy_pj"] > 0

@@ -17,7 +17,7 @@ from imcnas.space.families.nb201 import nb201_network
 from imcnas.space.families.nb201_family import DEFAULT_CELL
 from imcnas.workload.ops import OpKind
 
-FAMILIES = ["cnn", "mobilenet", "nb201", "resnet", "transformer"]
+FAMILIES = ["cnn", "mobilenet", "nb201", "resnet", "transformer"]  # image/sequence families; gnn: test_gnn.py
 # (family, input shape) pairs every family supports
 CASES = [("cnn", (1, 8, 8)), ("cnn", (1, 40)), ("cnn", (3, 32, 32)),
          ("resnet", (3, 32, 32)), ("resnet", (1, 8, 8)), ("resnet", (1, 40)),
@@ -50,13 +50,13 @@ def one_line_error(err: pytest.ExceptionInfo, *needles: str) -> None:
 
 # ------------------------------------------------------------------------------------------ registry
 def test_registry_lists_and_gets_families() -> None:
-    assert list_families() == FAMILIES
+    assert list_families() == sorted(FAMILIES + ["gnn"])
     for name in FAMILIES:
         fam = get_family(name)
         assert fam.name == name and isinstance(fam, Family)
     with pytest.raises(UnknownNameError) as err:
         get_family("vgg")
-    one_line_error(err, "architecture family", "'vgg'", "cnn, mobilenet, nb201, resnet")
+    one_line_error(err, "architecture family", "'vgg'", "cnn, gnn, mobilenet, nb201, resnet")
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from imcnas.errors import ConfigError, MappingError
+from imcnas.errors import EnduranceError, MappingError
 from imcnas.hardware.cost import AREA_COMPONENTS, ENERGY_COMPONENTS, price, totals
 from imcnas.hardware.dynamic import DIGITAL_PARTS, op_rows
 from imcnas.hardware.layout import cells_per_weight, check_layout
@@ -140,7 +140,7 @@ def _check_endurance(chip: Chip, p: dict[str, Any]) -> None:
         return
     what = " and ".join(f"{k}=crossbar" for k in ("dynamic_ops_on", "aggregation_on") if getattr(chip, k) == "crossbar")
     per = needed / chip.lifetime_inferences
-    raise ConfigError(f"device {chip.device.type} endures {endurance:.3g} write cycles per cell, but {what} "
+    raise EnduranceError(f"device {chip.device.type} endures {endurance:.3g} write cycles per cell, but {what} "
                       f"rewrites each cell {per:g} times per inference, {needed:.3g} times over "
                       f"lifetime_inferences={chip.lifetime_inferences:.3g}; run them digitally, choose a device "
                       f"that survives rewrites (sram, mram) or lower lifetime_inferences")

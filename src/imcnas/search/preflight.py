@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from imcnas.config import ExperimentConfig
-from imcnas.errors import ConfigError, ImcnasError
+from imcnas.errors import ConfigError, EnduranceError, ImcnasError
 from imcnas.space.params import Choice, Float, Int, Param
 from imcnas.space.searchspace import SearchSpace
 
@@ -140,6 +140,26 @@ def _buildable(space: SearchSpace, cfg: ExperimentConfig, shape: tuple[int, ...]
                       f"{_one_line(first)}") from None
 
 
+def _durable(space: SearchSpace, cfg: ExperimentConfig, shape: tuple[int, ...], classes: int, example: Any,
+             first: BaseException) -> tuple[Any, dict, dict[str, float], dict[str, Any]]:
+    """A few seeded samples priced after the default design was refused for endurance: the first that a device
+    survives (its designs that wear out become failed trials in the search); a ConfigError when none does."""
+    import numpy as np
+
+    from imcnas.search.evaluate import cheap_metrics
+    from imcnas.space.build import build
+
+    rng = np.random.default_rng(cfg.seed)
+    for _ in range(16):
+        sample = space.sample(rng, max_tries=200)
+        try:
+            cand = build(sample, cfg, shape, classes, seed=cfg.seed)
+            return (cand, sample, *cheap_metrics(cand, shape, example))
+        except Exception:  # noqa: BLE001 - only a design that prices counts
+            continue
+    raise ConfigError(f"hardware: no design tried survives its device's endurance (16 samples): {_one_line(first)}")
+
+
 def _check_bits(name: str, p: Param, cfg: ExperimentConfig, max_layers: int) -> None:
     from imcnas.hardware.spec import load_chip
 
@@ -214,6 +234,8 @@ def preflight(cfg: ExperimentConfig, space: SearchSpace, input_shape: tuple[int,
     cand, sample = _buildable(space, cfg, tuple(input_shape), num_classes)
     try:
         values, info = cheap_metrics(cand, tuple(input_shape), example)
+    except EnduranceError as err:  # this design wears its device out; the space may hold others that do not
+        cand, sample, values, info = _durable(space, cfg, tuple(input_shape), num_classes, example, err)
     except ImcnasError as err:
         raise ConfigError(f"the default design cannot be priced: {_one_line(err)}") from None
     except Exception as err:  # noqa: BLE001
