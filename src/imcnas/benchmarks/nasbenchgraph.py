@@ -7,23 +7,10 @@ recorded. Energy, latency and area come from :func:`imcnas.estimate_batch` appli
 :class:`~imcnas.space.families.gnn.GraphNet` of each architecture on a grid of chips. Enumerating every
 (architecture, chip) pair gives the true front.
 
-The priced network is the benched one: with the settings of :data:`DATASETS` (the bench's own hidden width,
-pre- and post-process layers, found by fitting) the GraphNet's parameter count equals the bench's ``para`` for
-every architecture tested (tests/benchmarks/test_nasbenchgraph.py checks a random sample per dataset). Physics
-matched no setting tried and is left out; proteins (graph classification, another operator list) too.
-
-Graph sizes are the published statistics of the datasets (nodes; directed edge count, both directions of an
-undirected edge counted), as the PyG dataset documentation lists them (``torch_geometric.datasets.Planetoid``,
-``Coauthor`` and ``Amazon``, "STATS" tables) and OGB for ogbn-arxiv (169,343 nodes, 1,166,243 edges). The
-edges of the priced graph are drawn uniformly at random without self loops: the cost model counts nodes,
-edges and features, never which nodes an edge links, so any graph of the right size gives the same cost.
-
-Pricing 26,206 networks by tracing each would take hours; the workload of a GraphNet is the ops of its pre
-layers, of each non-skip node (its operator, batch norm and ReLU, depending only on the operator and on whether
-it reads the raw features or a hidden state), and of its post layers and classifier (depending on the number
-of concatenated leaves). So each of these pieces is traced once, an architecture's workload is assembled from
-them, and architectures with the same multiset of node pieces and leaf count share one estimate (the cost does
-not depend on op order; the tests check assembled against directly traced estimates).
+The cost half (dataset settings, the priced graph, workloads assembled from traced pieces, pricing on the chip
+grid) is :mod:`imcnas.benchmarks.nbg_costs`; its names are importable from here too. Architectures with the same
+cost signature share one estimate, so the whole space prices in tens of seconds rather than the hours tracing
+each network would take.
 
 The search space is the raw product the bench's own NNI wrapper searches (``runnni.py``): 9 topologies x 9^4
 operator choices = 59,049 architectures, each read through ``Arch(link, ops).valid_hash()`` to its
@@ -39,21 +26,22 @@ device is not modelled (the same caveat as :class:`~imcnas.benchmarks.AnalogNASP
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from imcnas.benchmarks.analognas import _position, nondominated_mask
+from imcnas.benchmarks.nbg_costs import (COST_OBJECTIVES, DATASETS, GraphDataset, arch_dict, get_dataset,
+                                         graph_inputs, grid_costs, price_signature, seed_cost_cache, signature,
+                                         signature_workload)
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, load_chip
 from imcnas.hardware.devices import DEVICE_PRESETS
-from imcnas.space.families.gnn import LINKS, OPS, leaves
+from imcnas.space.families.gnn import LINKS, OPS
 from imcnas.space.params import Choice
 from imcnas.space.searchspace import SearchSpace
 
@@ -61,42 +49,10 @@ __all__ = ["COST_OBJECTIVES", "DATASETS", "GraphDataset", "NASBenchGraphProblem"
            "canonical_map", "cost_cache", "decode_hash", "graph_inputs", "load_bench", "seed_cost_cache",
            "signature", "signature_counts", "signature_workload"]
 
-COST_OBJECTIVES: tuple[str, ...] = ("energy_pj", "latency_ns", "area_mm2")
 OBJECTIVES: tuple[str, ...] = ("error", "valid_error") + COST_OBJECTIVES
 ARCH_KEYS: tuple[str, ...] = ("arch.link",) + tuple(f"arch.op{i}" for i in range(4))
 N_ARCHS = len(LINKS) * len(OPS) ** 4  # 59,049 raw (link, ops) combinations
 HASH_BASE = len(OPS) + 1  # valid_hash: link position, then the 4 op positions as base-10 digits
-
-
-@dataclass(frozen=True)
-class GraphDataset:
-    """A NAS-Bench-Graph dataset: the network's settings in the bench and the graph the cost is priced on."""
-
-    label: str
-    features: int
-    classes: int
-    dim: int
-    pre: int
-    post: int
-    nodes: int
-    edges: int
-
-
-DATASETS: dict[str, GraphDataset] = {
-    "cora": GraphDataset("Cora", 1433, 7, 256, 0, 1, 2_708, 10_556),
-    "citeseer": GraphDataset("CiteSeer", 3703, 6, 256, 0, 1, 3_327, 9_104),
-    "pubmed": GraphDataset("PubMed", 500, 3, 128, 0, 0, 19_717, 88_648),
-    "cs": GraphDataset("Coauthor CS", 6805, 15, 128, 1, 0, 18_333, 163_788),
-    "photo": GraphDataset("Amazon Photo", 745, 8, 128, 0, 0, 7_650, 238_162),
-    "computers": GraphDataset("Amazon Computers", 767, 10, 64, 1, 1, 13_752, 491_722),
-    "arxiv": GraphDataset("ogbn-arxiv", 128, 40, 128, 0, 1, 169_343, 1_166_243),
-}
-
-
-def _dataset(name: str) -> GraphDataset:
-    if name not in DATASETS:
-        raise ConfigError(f"unknown NAS-Bench-Graph dataset '{name}'; supported: {', '.join(DATASETS)}")
-    return DATASETS[name]
 
 
 def _package() -> Any:
@@ -139,134 +95,13 @@ def canonical_map() -> np.ndarray:
 def load_bench(dataset: str) -> dict[str, np.ndarray]:
     """The bench table of ``dataset``: ``hash`` (sorted keys) and per key ``perf`` (test accuracy, fraction),
     ``valid_perf``, ``latency`` (s, the bench's GPU measurement) and ``para`` (parameters, millions)."""
-    _dataset(dataset)
+    get_dataset(dataset)
     bench = _package().light_read(dataset)
     keys = np.array(sorted(bench), dtype=np.int64)
     out = {"hash": keys}
     for f in ("perf", "valid_perf", "latency", "para"):
         out[f] = np.array([float(bench[int(k)][f]) for k in keys])
     return out
-
-
-def signature(link: str, ops: Sequence[str], pre: int) -> tuple[tuple[tuple[str, bool], ...], int]:
-    """What the cost of a GraphNet depends on: the sorted (operator, reads the raw features) pairs of its
-    non-skip nodes and the number of concatenated leaves."""
-    ops = list(ops)
-    nodes = []
-    for i, op in enumerate(ops):
-        if op == "skip":
-            continue
-        src = int(link[i])
-        while src > 0 and ops[src - 1] == "skip":  # a skip passes its own input on
-            src = int(link[src - 1])
-        nodes.append((op, pre == 0 and src == 0))
-    return tuple(sorted(nodes)), len(leaves(link, ops))
-
-
-def _graph(ds: GraphDataset, width: int) -> tuple[Any, Any]:
-    """Node features (nodes, width) and ``edges`` uniform random edges without self loops (fixed seed)."""
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    src = torch.randint(0, ds.nodes, (ds.edges,), generator=g)
-    dst = (src + torch.randint(1, ds.nodes, (ds.edges,), generator=g)) % ds.nodes
-    return torch.zeros(ds.nodes, width), torch.stack([src, dst])
-
-
-def arch_dict(ds: GraphDataset, link: str, ops: Sequence[str]) -> dict[str, Any]:
-    """The ``gnn`` family's arch dict of (link, ops) with the bench's settings of ``ds``."""
-    return {"arch.link": link, **{f"arch.op{i}": op for i, op in enumerate(ops)}, "arch.dim": ds.dim,
-            "arch.pre": ds.pre, "arch.post": ds.post}
-
-
-@lru_cache(maxsize=2)
-def _pieces(dataset: str) -> dict[Any, list[Any]]:
-    """Traced pieces of the dataset's GraphNets: ``"pre"``; ``(op, reads_input)`` per operator (operator, batch
-    norm, ReLU); ``("head", leaves)`` (post layers and classifier on the concatenated leaves)."""
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-
-    from imcnas.space.families.gnn import GNN, GraphNet
-    from imcnas.workload.tracer import trace
-
-    ds = DATASETS[dataset]
-    net = GNN().build(arch_dict(ds, "0123", ["gcn"] * 4), (ds.features,), ds.classes)
-    assert isinstance(net, GraphNet)
-
-    class Pre(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pre = net.pre
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            for lin in self.pre:
-                x = F.dropout(F.relu(lin(x)), 0.5, self.training)
-            return x
-
-    class Node(nn.Module):
-        def __init__(self, op: str, fan_in: int) -> None:
-            super().__init__()
-            one = GNN().build({**arch_dict(ds, "0000", [op, "skip", "skip", "skip"]), "arch.pre": 0},
-                              (fan_in,), ds.classes)
-            self.name, self.op, self.norm = op, one.ops[0], one.norms[0]
-
-        def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-            out = self.op(x) if self.name == "fc" else self.op(x, edge_index)
-            return F.dropout(F.relu(self.norm(out)), 0.5, self.training)
-
-    class Head(nn.Module):
-        def __init__(self, n_leaves: int) -> None:
-            super().__init__()
-            post, width = [], n_leaves * ds.dim
-            for _ in range(ds.post):
-                post.append(nn.Linear(width, ds.dim))
-                width = ds.dim
-            self.post, self.classifier = nn.ModuleList(post), nn.Linear(width, ds.classes)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            for lin in self.post:
-                x = F.dropout(F.relu(lin(x)), 0.5, self.training)
-            return self.classifier(x)
-
-    x, edge_index = _graph(ds, ds.features)
-    out: dict[Any, list[Any]] = {"pre": list(trace(Pre(), x, tracer="hooks").ops) if ds.pre else []}
-    h = torch.zeros(ds.nodes, ds.dim)
-    for op in OPS[:-1]:
-        for reads_input in ((True, False) if ds.pre == 0 else (False,)):
-            out[(op, reads_input)] = list(trace(Node(op, ds.features if reads_input else ds.dim),
-                                                (x if reads_input else h, edge_index), tracer="hooks").ops)
-    for n in range(1, 5):
-        out[("head", n)] = list(trace(Head(n), torch.zeros(ds.nodes, n * ds.dim), tracer="hooks").ops)
-    return out
-
-
-@lru_cache(maxsize=64)
-def _renamed(dataset: str, piece: Any, prefix: str) -> tuple[Any, ...]:
-    return tuple(dataclasses.replace(o, name=f"{prefix}.{o.name}") for o in _pieces(dataset)[piece])
-
-
-def signature_workload(dataset: str, sig: tuple[tuple[tuple[str, bool], ...], int]) -> Any:
-    """The workload of every GraphNet of ``dataset`` with cost signature ``sig``, assembled from traced pieces.
-    Op names and order differ from a direct trace; counts, shapes and costs are the same."""
-    from imcnas.workload.ops import Workload
-
-    ds = DATASETS[dataset]
-    ops = list(_renamed(dataset, "pre", "pre"))
-    for i, node in enumerate(sig[0]):
-        ops += _renamed(dataset, node, f"ops.{i}")
-    ops += _renamed(dataset, ("head", sig[1]), "head")
-    return Workload(name=f"nasbench-graph-{dataset}", ops=tuple(ops), batch=1,
-                    input_shape=(ds.nodes, ds.features), tracer="hooks")
-
-
-def graph_inputs(dataset: str) -> tuple[Any, Any]:
-    """The (x, edge_index) the problem prices a network of ``dataset`` on."""
-    ds = _dataset(dataset)
-    return _graph(ds, ds.features)
-
-
-_COSTS: dict[tuple, dict[tuple, np.ndarray]] = {}  # (dataset, grid key) -> signature -> (n_chips, 3) costs
 
 
 class NASBenchGraphProblem:
@@ -293,7 +128,7 @@ class NASBenchGraphProblem:
                  devices: Sequence[str] = ("rram", "sram"),
                  objectives: Sequence[str] = ("error", "energy_pj")) -> None:
         self.dataset = str(dataset)
-        self.data = _dataset(self.dataset)
+        self.data = get_dataset(self.dataset)
         _package()
         self.base = base_chip if isinstance(base_chip, Chip) else load_chip(base_chip)
         self._hw: dict[str, list[Any]] = {"crossbar.rows": [int(r) for r in rows],
@@ -306,7 +141,7 @@ class NASBenchGraphProblem:
         self._hw_grid = list(itertools.product(*self._hw.values()))
         self.chips = [self._make_chip(*hw) for hw in self._hw_grid]
         self._grid_key = (self.dataset, self.base.model_dump_json(), tuple(tuple(v) for v in self._hw.values()))
-        self._costs = _COSTS.setdefault(self._grid_key, {})
+        self._costs = grid_costs(self._grid_key)
         self._chip_arrays: Any = None
         self._archs = _arch_table()
         self._canon: np.ndarray | None = None  # raw arch -> position in the bench table, n_bench for all-skip
@@ -422,18 +257,11 @@ class NASBenchGraphProblem:
     def _cost(self, sig: tuple) -> np.ndarray:
         got = self._costs.get(sig)
         if got is None:
-            # estimate_batch's figures without re-reading the chips per call (tests check them against it)
-            from imcnas.hardware.cost import price, totals
             from imcnas.hardware.params import chip_arrays
 
             if self._chip_arrays is None:
                 self._chip_arrays = chip_arrays(self.chips)
-            t = totals(price(signature_workload(self.dataset, sig), self._chip_arrays))
-            if not np.all(t["feasible"]):
-                bad = self.chips[int(np.flatnonzero(~np.asarray(t["feasible"], dtype=bool))[0])].name
-                raise ConfigError(f"chip {bad} cannot run a NAS-Bench-Graph network of {self.dataset} (too few tiles "
-                                  "or crossbars rewritten beyond their endurance)")
-            got = self._costs[sig] = np.stack([np.asarray(t[k], dtype=float) for k in COST_OBJECTIVES], axis=1)
+            got = self._costs[sig] = price_signature(self.dataset, sig, self.chips, self._chip_arrays)
         return got
 
     def _designs(self) -> np.ndarray:
@@ -535,13 +363,7 @@ def cost_cache(problem: NASBenchGraphProblem) -> tuple[tuple, dict[tuple, np.nda
     return problem._grid_key, dict(problem._costs)
 
 
-def seed_cost_cache(grid_key: tuple, costs: Mapping[tuple, np.ndarray]) -> None:
-    """Take costs priced in another process (:func:`cost_cache`): a problem on the same dataset and grid then
-    prices nothing (``imcnas bench`` seeds its worker processes so)."""
-    _COSTS.setdefault(grid_key, {}).update(costs)
-
-
 def signature_counts(dataset: str = "cora") -> Counter:
     """How many bench architectures share each cost signature (a diagnostic)."""
-    ds = _dataset(dataset)
+    ds = get_dataset(dataset)
     return Counter(signature(*decode_hash(h), ds.pre) for h in load_bench(dataset)["hash"])
