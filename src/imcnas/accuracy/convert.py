@@ -44,7 +44,8 @@ def _digital_reason(m: nn.Module) -> str | None:
 
 
 def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[str, int]] | None = None,
-            clip_quantile: float = 0.999, inplace: bool = False) -> tuple[nn.Module, ConversionReport]:
+            clip_quantile: float = 0.999, inplace: bool = False,
+            datapath: str = "auto") -> tuple[nn.Module, ConversionReport]:
     """Replace the layers of :func:`imcnas.workload.analog_layers` (the ones the cost model prices on
     crossbars) by simulated IMC layers configured from ``chip``: Linear and convolutions by
     :class:`IMCLayer`, ``nn.MultiheadAttention`` and LSTM/GRU/RNN (and cells) by composites whose weight
@@ -53,7 +54,8 @@ def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[st
     ``layer_bits`` maps layer names to per-layer ``weights``/``inputs``/``adc`` bits; a composite's own path
     sets all its matmuls, ``<path>.<matmul>`` (the cost model's op name, e.g. ``attn.q_proj``,
     ``rnn.weight_hh_l0``) one of them. Returns the converted model (a copy unless ``inplace``) and a report
-    of simulated and digital layers.
+    of simulated and digital layers. ``datapath`` ("auto", "bit_level", "one_read"): see
+    :func:`imcnas.accuracy.layers.layer_config`.
     """
     from imcnas.accuracy.composite import COMPOSITES, matmul_names
 
@@ -77,7 +79,7 @@ def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[st
     def simulated(path: str, m: nn.Module, kind: str) -> nn.Module:
         def cfg(sub: str) -> LayerConfig:
             key = f"{path}.{sub}" if path and sub else (path or sub)
-            return layer_config(chip, layer_bits.get(key, layer_bits.get(path)), clip_quantile)
+            return layer_config(chip, layer_bits.get(key, layer_bits.get(path)), clip_quantile, datapath)
         return IMCLayer(m, cfg("")) if kind in ("linear", "conv") else COMPOSITES[kind](m, cfg)
 
     if "" in analog:  # a bare layer: the root itself is replaced
@@ -131,7 +133,7 @@ def calibrate(model: nn.Module, batches: Any, *, reset: bool = True) -> None:
     model.eval()
     for m in layers:
         if reset:
-            m.in_bound.zero_(), m.adc_bound.zero_(), m.in_signed.fill_(False)
+            m.in_bound.zero_(), m.adc_bound.zero_(), m.adc_bound_bits.zero_(), m.in_signed.fill_(False)
         m.observe, m.momentum = True, 1.0
     try:
         for x in batches:  # a batch is the model's input, or a tuple of its arguments (graphs: x, edge_index)

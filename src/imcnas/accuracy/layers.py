@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from imcnas.accuracy import bitlevel
 from imcnas.accuracy import nonideal as ni
 from imcnas.errors import ConfigError
 from imcnas.hardware.layout import cells_per_weight, check_layout
@@ -43,11 +44,25 @@ class LayerConfig:
     noise: Noise
     ir_drop: float = 0.0
     clip_quantile: float = 0.999
+    bit_level: bool = False  # every plane x slice x row-group partial sum through the ADC (accuracy.bitlevel)
+    in_scheme: str = "bit_serial"
+    dac_bits: int = 1
+    adc_levels: str = "uniform"
+    adc_range: str = "calibrated"
 
 
-def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quantile: float = 0.999) -> LayerConfig:
+DATAPATHS = ("auto", "bit_level", "one_read")
+
+
+def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quantile: float = 0.999,
+                 datapath: str = "auto") -> LayerConfig:
     """Resolve a layer's configuration from the chip; ``overrides`` may set ``weights``, ``inputs``, ``adc``
-    bits for this layer (per-layer quantisation)."""
+    bits for this layer (per-layer quantisation). ``datapath`` "auto" simulates the bit-level datapath
+    (:mod:`imcnas.accuracy.bitlevel`) when the chip reads an input in several planes (bit-serial or DAC
+    pulses) or slices its weights over cells of different significance, else one read per row group;
+    "bit_level" / "one_read" force either (to compare them)."""
+    if datapath not in DATAPATHS:
+        raise ConfigError(f"datapath must be one of {', '.join(DATAPATHS)}, got {datapath!r}")
     o = dict(overrides or {})
     unknown = set(o) - {"weights", "inputs", "adc"}
     if unknown:
@@ -59,16 +74,22 @@ def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quant
     cells = cells_per_weight(w_bits, chip.device.bits_per_cell, chip.weights.cells_per_weight)
     check_layout(w_bits, cells, chip.device.bits_per_cell, chip.device.type, where="layer bits")
     lay = ni.cell_layout(w_bits, cells, chip.device.bits_per_cell, chip.weights.signed)
-    return LayerConfig(w_bits=w_bits, in_bits=int(o.get("inputs", chip.inputs.bits)),
+    in_bits = int(o.get("inputs", chip.inputs.bits))
+    planes = bitlevel.plane_scheme(chip.inputs.scheme, in_bits, chip.inputs.dac_bits, False)[1]
+    serial_or_sliced = planes > 1 or (lay.slices > 1 and lay.base > 1)
+    bit_level = datapath == "bit_level" or (datapath == "auto" and serial_or_sliced)
+    return LayerConfig(w_bits=w_bits, in_bits=in_bits,
                        adc_bits=int(o.get("adc", chip.adc.bits)), rows_per_read=chip.crossbar.active_rows,
                        layout=lay, noise=chip.device.noise, ir_drop=chip.crossbar.ir_drop,
-                       clip_quantile=clip_quantile)
+                       clip_quantile=clip_quantile, bit_level=bit_level, in_scheme=chip.inputs.scheme,
+                       dac_bits=chip.inputs.dac_bits, adc_levels=chip.adc.levels, adc_range=chip.adc.range)
 
 
 def _quantile(x: Tensor, q: float) -> Tensor:
     flat = x.detach().abs().flatten()
     if flat.numel() > SAMPLE_LIMIT:
-        idx = torch.linspace(0, flat.numel() - 1, SAMPLE_LIMIT, device=flat.device).long()
+        dtype = torch.float32 if flat.numel() <= 2**24 else torch.float64  # float32 indices stop being exact
+        idx = torch.linspace(0, flat.numel() - 1, SAMPLE_LIMIT, device=flat.device, dtype=dtype).long()
         flat = flat[idx]
     return _exact_quantile(flat.float(), q).to(x.dtype)
 
@@ -107,11 +128,14 @@ class IMCLayer(nn.Module):
         self.register_buffer("adc_bound", torch.zeros((), device=dev))
         self.register_buffer("in_signed", torch.zeros((), dtype=torch.bool, device=dev))
         self.register_buffer("alpha", torch.ones((), device=dev))
+        self.register_buffer("adc_bound_bits", torch.zeros((), device=dev))  # bit-level ADC range, cell units
+        self.register_buffer("bit_sigma", torch.zeros((), device=dev))  # surrogate noise, relative to adc_bound
         self.observe = False  # update the ranges from the data (calibration and training)
         self.momentum = 1.0  # 1: take the newest estimate (calibration keeps a running max instead)
         self.train_noise = (0.0, 0.0)  # (weight sigma relative to max |w|, output sigma relative to ADC range)
         self._cells: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # g_pos, g_neg, nu_pos, nu_neg
         self._w_eff: Tensor | None = None
+        self._g_now: tuple[Tensor, Tensor] | None = None  # cells as read now (bit-level datapath)
 
     def __getattr__(self, name: str) -> Any:
         """Attributes the simulated layer lacks (``in_features``, ``out_channels``, ``bias``, ...) come from
@@ -190,6 +214,7 @@ class IMCLayer(nn.Module):
         else:  # the offset column / zero column is a digital or reference constant
             neg, nu_neg = g_neg, torch.zeros_like(g_neg)
         self._cells = (pos, neg, nu_pos, nu_neg)
+        self._g_now = (pos, neg)
         self._w_eff = ni.from_cells(pos, neg, w_max, self.cfg.layout)
         self.alpha.fill_(1.0)
 
@@ -202,6 +227,7 @@ class IMCLayer(nn.Module):
         p = ni.drift_and_read(pos, nu_pos, t_s, noise, gen)
         n = ni.drift_and_read(neg, nu_neg, t_s, noise, gen) if lay.signed == "differential" else neg
         self._w_eff = ni.from_cells(p, n, w_max, lay)
+        self._g_now = (p, n)
         if noise.drift_compensation and noise.model != "none":
             self.alpha.copy_(ni.drift_compensation(ni.from_cells(pos, neg, w_max, lay), self._w_eff))
         else:
@@ -209,7 +235,7 @@ class IMCLayer(nn.Module):
 
     def reset(self) -> None:
         """Forget the programmed state (back to ideal quantised weights)."""
-        self._cells, self._w_eff = None, None
+        self._cells, self._w_eff, self._g_now = None, None, None
         self.alpha.fill_(1.0)
 
     # ------------------------------------------------------------------------------------------- forward
@@ -250,21 +276,8 @@ class IMCLayer(nn.Module):
         return conv_t(x, w * mask.view(-1, *([1] * (nd + 1))), None, base.stride, base.padding, out_pad,
                       base.groups, base.dilation)
 
-    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
-        """Quantised input, per-read partial sums through the ADC, digital accumulation, bias.
-        ``output_size`` is a transposed convolution's optional target size, as in torch."""
-        base = self.base
-        unbatched = self.is_conv and x.dim() == len(base.kernel_size) + 1
-        if unbatched:
-            x = x.unsqueeze(0)
-        x = self._quant_in(x)
-        out_pad: Any = 0
-        if self.mode == "conv" and base.padding_mode != "zeros":  # reflect/replicate/circular: pad, then conv
-            x = F.pad(x, base._reversed_padding_repeated_twice, mode=base.padding_mode)
-        elif self.mode == "conv_t":
-            nd = len(base.kernel_size)
-            out_pad = base._output_padding(x, output_size, list(base.stride), list(base.padding),
-                                           list(base.kernel_size), nd, list(base.dilation))
+    def _one_read(self, x: Tensor, out_pad: Any) -> Tensor:
+        """Each row group read once with the recombined weights, its partial sum through the ADC."""
         w = self.effective_weight()
         parts = [self._partial(x, w, a, b, out_pad) for a, b in self.chunks()]
         if self.observe:
@@ -283,6 +296,41 @@ class IMCLayer(nn.Module):
             if use_adc:
                 p = ni.adc(p, self.cfg.adc_bits, bound)
             y = p if y is None else y + p
+        return y
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        """Quantised input, per-read partial sums through the ADC, digital accumulation, bias.
+        ``output_size`` is a transposed convolution's optional target size, as in torch."""
+        base = self.base
+        unbatched = self.is_conv and x.dim() == len(base.kernel_size) + 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        x = self._quant_in(x)
+        out_pad: Any = 0
+        if self.mode == "conv" and base.padding_mode != "zeros":  # reflect/replicate/circular: pad, then conv
+            x = F.pad(x, base._reversed_padding_repeated_twice, mode=base.padding_mode)
+        elif self.mode == "conv_t":
+            nd = len(base.kernel_size)
+            out_pad = base._output_padding(x, output_size, list(base.stride), list(base.padding),
+                                           list(base.kernel_size), nd, list(base.dilation))
+        # inputs of FULL_PRECISION_BITS are not quantised (full precision), so they have no bit planes
+        bit = (self.cfg.bit_level and not self.training and self.mode != "conv_t"
+               and self.cfg.in_bits < FULL_PRECISION_BITS and float(self.in_bound) > 0.0)
+        if bit and not self.observe:
+            with torch.no_grad():
+                y = bitlevel.forward(self, x, out_pad)
+        else:
+            y = self._one_read(x, out_pad)
+            if bit:  # calibration: the bit-level ADC range, and the noise of the training surrogate
+                with torch.no_grad():
+                    y_bit = bitlevel.forward(self, x, out_pad)
+                    if float(self.adc_bound) > 0:
+                        self.bit_sigma.copy_((y_bit - y).std() / self.adc_bound)
+                y = y_bit
+        if self.training and self.cfg.bit_level and float(self.bit_sigma) > 0:
+            # hardware-aware training's surrogate of the bit-level ADC error: the one-read model plus gaussian
+            # noise of the calibrated bit-level-minus-one-read spread (docs/accuracy.md, "Bit-level ADC")
+            y = y + self.bit_sigma * self.adc_bound * torch.randn_like(y)
         if self._w_eff is not None and not self.training:  # drift compensation applies to programmed cells
             y = y * self.alpha
         bias = base.bias
@@ -294,7 +342,8 @@ class IMCLayer(nn.Module):
     def extra_repr(self) -> str:
         c = self.cfg
         return (f"w_bits={c.w_bits}, in_bits={c.in_bits}, adc_bits={c.adc_bits}, rows_per_read={c.rows_per_read}, "
-                f"chunks={len(self.chunks())}, noise={c.noise.model}")
+                f"chunks={len(self.chunks())}, noise={c.noise.model}"
+                + (f", {bitlevel.describe(c)}" if c.bit_level else ""))
 
 
 # whole-model operations live in imcnas.accuracy.convert; re-exported here for ``layers.convert`` callers

@@ -164,6 +164,12 @@ class ADC(_Strict):
     energy_pj: float | None = Field(None, gt=0, description="measured energy per conversion of a specific chip; "
                                     "replaces the law's value")
     area_um2: float | None = Field(None, gt=0, description="measured area of one ADC; replaces the law's value")
+    levels: Literal["uniform", "neurosim"] = Field(
+        "uniform", description="accuracy: how a read's partial sum maps to codes in the bit-level datapath: "
+        "uniform rounding, or NeuroSim V1.4's multilevel sense-amp references (accuracy/bitlevel.py)")
+    range: Literal["calibrated", "full_scale"] = Field(
+        "calibrated", description="accuracy: the ADC's input range in the bit-level datapath: per layer from "
+        "data, or the read's full scale (parallel rows x top cell level x top input digit)")
 
 
 class Hierarchy(_Strict):
