@@ -47,6 +47,9 @@ class TrainConfig(BaseModel):
                                 "(aihwkit StandardHWATrainingPreset: 0.04)")
     track_momentum: float = Field(0.05, ge=0, le=1, description="EMA of input/ADC ranges while training")
     max_loss: float = Field(1e4, gt=0, description="a loss above this counts as diverged")
+    datapath: Literal["auto", "bit_level", "one_read"] = Field(
+        "auto", description="how simulated layers read their partial sums (accuracy.layers.layer_config): auto "
+        "= bit-level on bit-serial or bit-sliced chips (hardware-aware training then uses its surrogate)")
 
 
 class EvalConfig(BaseModel):
@@ -59,6 +62,7 @@ class EvalConfig(BaseModel):
     split: Literal["val", "test"] = "test"
     batch_size: int = Field(256, ge=1)
     device: str = "auto"
+    datapath: Literal["auto", "bit_level", "one_read"] = "auto"
 
 
 @dataclass
@@ -191,7 +195,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig | None = None, chip:
     net = copy.deepcopy(model).to(device)
     check_shapes(net, data, device)
     if cfg.hwa:
-        net, _ = L.convert(net, chip, layer_bits=layer_bits, inplace=True)
+        net, _ = L.convert(net, chip, layer_bits=layer_bits, inplace=True, datapath=cfg.datapath)
         L.calibrate(net, _calibration_batches(data, device))
         L.set_training_noise(net, cfg.weight_noise, cfg.output_noise, cfg.track_momentum)
     opt, loss_fn = _optimizer(net, cfg), nn.CrossEntropyLoss()
@@ -277,7 +281,7 @@ def evaluate(model: nn.Module, chip: Chip, data: Dataset, cfg: EvalConfig | None
     net = model.to(device)
     if not any(True for _ in L.imc_layers(net)):
         check_shapes(net, data, device)
-        net, _ = L.convert(net, chip, layer_bits=layer_bits)
+        net, _ = L.convert(net, chip, layer_bits=layer_bits, datapath=cfg.datapath)
         L.calibrate(net, _calibration_batches(data, device))
     net.eval()
     res = AccuracyResult(ok=True, times_s=[float(t) for t in cfg.times_s])
