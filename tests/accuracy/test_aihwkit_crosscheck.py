@@ -26,26 +26,23 @@ Compared statistics, per time (mean over the Monte-Carlo repeats, on a fixed inp
 
 Tolerances and why (100 repeats for the linear layer):
 
-* Monte-Carlo standard error. The per-repeat spread of ``err`` is 2-3 % of its mean, so each mean has a standard
-  error of ~0.3 % and the ratio of the two means ~0.4 %: 3 sigma ~1.2 %. For ``drift`` the spread is ~0.3 %
-  (standard error 0.03 %); for imcnas's ``alpha`` up to 2.4 % (standard error 0.25 %, 3 sigma 0.7 %).
-* Known modelling differences (each measured by switching it off in a local experiment):
-  (a) 1/f read noise: aihwkit integrates it up to ``t + t0`` (t0 = 20 s), imcnas up to ``t`` (the formula of
-  shared/references/noise.md read literally): ~10 % less read noise in imcnas at t = 1 s, -4 % on ``err``
-  there, < 0.5 % from 1 h on. (b) Drift-compensation read-out: aihwkit 1.1 reads out with one-hot inputs
-  (``eye``: alpha = mean|W0| / mean|Wt|), imcnas with an all-ones input (alpha = sum_j|sum_i W0| /
-  sum_j|sum_i Wt|), a noisier estimator of the same scale: ~10x the spread of alpha, 0.5-1 % lower mean alpha at
-  30 days, up to ~2 % on ``err``. (c) aihwkit re-derives the conductances of the already programmed weights
-  before drifting them (one device of the pair at zero, renormalised to the programmed max |w|) and draws
-  ``nu`` from the target rather than the programmed conductance, while imcnas drifts both programmed devices:
-  ~2 % on ``err``, < 0.5 % on ``drift``.
-* Hence: ``err`` means agree within ``ERR_TOL`` = 8 % relative (1.2 % MC + up to ~6 % modelling; measured
-  worst -4.0 % at 1 s, |..| < 0.5 % from 1 h on, stable over 5 independent seed sets); ``drift`` within
-  ``DRIFT_TOL`` = 1.5 % (measured worst 0.35 %); ``alpha`` within ``ALPHA_TOL`` = 3 % (measured worst 1.4 %).
-  The effects being compared are large (err 8 % -> 13 %, drift factor 1.0 -> 1.78), and the bounds have
-  teeth: ``test_mismatched_model_is_detected`` shows that switching off drift compensation (+150-230 % err),
-  doubling the programming noise (+30-65 %) or doubling the read-noise amplitude (+31-44 %) in imcnas each
-  violates them; so would 20 % more programming noise (+9 %) or 30 % more read noise (+9-12 %).
+* Monte-Carlo standard error. The per-repeat spread of ``err`` is ~1.7 % of its mean, so each mean has a
+  standard error of ~0.17 % and the ratio of the two means ~0.25 %: 3 sigma ~0.75 %. For ``drift`` and ``alpha``
+  the spread is 0.15-0.3 % (standard error ~0.03 %).
+* Read noise and drift compensation are modelled the same way on both sides (``accuracy/nonideal.py``): the
+  1/f read noise integrates up to ``t + t0`` as in aihwkit's ``PCMLikeNoiseModel``, and the compensation reads
+  out with one-hot inputs (alpha = mean|W0| / mean|Wt|), as aihwkit 1.1's ``GlobalDriftCompensation`` does, so
+  imcnas's ``alpha`` is the same estimator as ``drift``.
+* The one known modelling difference: aihwkit re-derives the conductances of the already programmed weights
+  before drifting them (one device of the pair at zero, renormalised to the programmed max |w|) and draws ``nu``
+  from the target rather than the programmed conductance, while imcnas drifts both programmed devices. Measured
+  (this fixture, 100 repeats): ``err`` -1.0 to -1.6 % at every time, ``drift`` and ``alpha`` within 0.3 %.
+* Hence: ``err`` means agree within ``ERR_TOL`` = 5 % relative (0.75 % MC + ~2 % modelling, with margin for
+  other seeds and platforms); ``drift`` within ``DRIFT_TOL`` = 1.5 % and ``alpha`` within ``ALPHA_TOL`` = 1.5 %
+  (measured worst 0.3 %). The effects being compared are large (err 8 % -> 13 %, drift factor 1.0 -> 1.78),
+  and the bounds have teeth: ``test_mismatched_model_is_detected`` shows that switching off drift compensation
+  (+150-230 % err), doubling the programming noise (+30-65 %) or doubling the read-noise amplitude (+31-44 %) in
+  imcnas each violates them; so would 20 % more programming noise (+9 %) or 30 % more read noise (+9-12 %).
 
 A trained digits classifier (64-16-10 MLP) is also compared: mean test accuracy within ``ACC_TOL`` = 1.5
 percentage points. The per-repeat spread is ~1-1.5 pt over the 360 test images; 40 repeats give a standard
@@ -76,9 +73,9 @@ from imcnas.accuracy.layers import calibrate, convert, imc_layers, program, set_
 
 TIMES = (1.0, 3600.0, 86400.0, 30 * 86400.0)  # 1 s, 1 h, 1 day, 30 days after programming
 N_REPEATS = 100
-ERR_TOL = 0.08  # relative difference of the mean relative output errors
+ERR_TOL = 0.05  # relative difference of the mean relative output errors
 DRIFT_TOL = 0.015  # relative difference of the mean physical drift factors
-ALPHA_TOL = 0.03  # relative difference of the mean applied compensation scales
+ALPHA_TOL = 0.015  # relative difference of the mean applied compensation scales
 ACC_TOL = 0.015  # absolute difference of mean test accuracies (digits)
 N_ACC_REPEATS = 40
 
