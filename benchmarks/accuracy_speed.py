@@ -1,8 +1,11 @@
-"""Accuracy-simulation speed: simulated-inference overhead versus plain torch for ResNet-20 on a batch,
-hardware-aware training throughput, and the wall time of the quick task (digits, small CNN, HWA training,
-evaluation at four drift times with 5 repeats). Prints the figures; run on 2 cores."""
+"""Accuracy-simulation speed: simulated-inference overhead versus plain torch for ResNet-20 on a batch (the
+one-read model on pcm-14nm, and the bit-level datapath on a bit-serial, bit-sliced NeuroSim chip), hardware-
+aware training throughput, and the wall time of the quick task (digits, small CNN, HWA training, evaluation at
+four drift times with 5 repeats). Prints the figures; run on 2 cores. ``--device cuda`` times the simulation on
+a GPU (the same code: every tensor follows the model's device); ``--bit-level-only`` skips the rest."""
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -48,6 +51,25 @@ def inference_overhead(chip: imcnas.Chip) -> dict[str, float]:
     return {"plain_s": plain, "ideal_s": ideal, "programmed_s": noisy}
 
 
+def bit_level_overhead(sets: list[str], device: str = "cpu") -> dict[str, float]:
+    """Seconds per batch of ResNet-20 on ``neurosim-rram-22nm`` (8-bit bit-serial inputs, 8 one-bit slices,
+    offset weights with a reference column) with ``sets``: plain torch, one read per row group, bit-level."""
+    model, _ = get_model("resnet20-cifar")
+    model = model.eval().to(device)
+    x = torch.randn(BATCH, 3, 32, 32, device=device)
+    chip = imcnas.load_chip("neurosim-rram-22nm", sets)
+    out = {}
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    with torch.no_grad():
+        out["plain_s"] = _time(lambda: (model(x), sync()), 3)
+        for datapath in ("one_read", "bit_level"):
+            net, _ = L.convert(model, chip, datapath=datapath)
+            L.calibrate(net, [x[:32]])
+            net.eval()
+            out[f"{datapath}_s"] = _time(lambda: (net(x), sync()), 1)
+    return out
+
+
 def hwa_throughput(chip: imcnas.Chip, steps: int = 5) -> float:
     """Images per second of hardware-aware training steps on ResNet-20, CIFAR-sized random data."""
     model, _ = get_model("resnet20-cifar")
@@ -76,7 +98,21 @@ def quick_task(chip: imcnas.Chip) -> tuple[float, imcnas.accuracy.train.Accuracy
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (bit-level timings)")
+    ap.add_argument("--bit-level-only", action="store_true", help="only the bit-level overhead")
+    a = ap.parse_args()
     torch.set_num_threads(2)
+    print(f"bit-level datapath, ResNet-20, batch {BATCH}, neurosim-rram-22nm (8-bit bit-serial inputs, 8 one-bit "
+          f"slices, 5-bit ADC), device {a.device}")
+    for sets in (["adc.bits=5"], ["adc.bits=5", "crossbar.parallel_rows=128"]):
+        o = bit_level_overhead(sets, a.device)
+        rows = sets[1].split("=")[1] if len(sets) > 1 else "32"
+        print(f"  {rows:>3} rows per read: plain {o['plain_s'] * 1e3:7.1f} ms, one read {o['one_read_s'] * 1e3:8.1f} ms "
+              f"({o['one_read_s'] / o['plain_s']:.1f}x), bit-level {o['bit_level_s'] * 1e3:9.1f} ms "
+              f"({o['bit_level_s'] / o['plain_s']:.1f}x)")
+    if a.bit_level_only:
+        return
     chip = imcnas.load_chip("pcm-14nm")
     o = inference_overhead(chip)
     print(f"ResNet-20, batch {BATCH}, pcm-14nm (256-row reads, 8-bit ADC), {torch.get_num_threads()} threads")
