@@ -28,12 +28,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from imcnas.benchmarks.tabular import TabularFront
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, estimate_batch, load_chip
 from imcnas.hardware.devices import DEVICE_PRESETS
 from imcnas.space.families.nb201 import OPS, cell_signature, nb201_workload, to_op_indices
-from imcnas.space.params import Choice
-from imcnas.space.searchspace import SearchSpace
 
 __all__ = ["AnalogNASProblem", "COST_OBJECTIVES", "DRIFT_METRICS", "OBJECTIVES", "load_bench_accuracy",
            "nondominated_mask"]
@@ -117,7 +116,7 @@ def _position(values: Sequence[Any], value: Any) -> int | None:
 _COSTS: dict[tuple, dict[tuple, np.ndarray]] = {}  # grid key -> cell signature -> (n_chips, 3) costs
 
 
-class AnalogNASProblem:
+class AnalogNASProblem(TabularFront):
     """NB201 cell (6 categorical edges) x chip grid -> accuracy after drift (AnalogNAS-Bench) and cost.
 
     Samples are flat dicts: ``cell.e0`` .. ``cell.e5`` (op names on the NB201 edges in string order 1<-0,
@@ -132,6 +131,7 @@ class AnalogNASProblem:
     the smallest node that device's data support when the base chip's node is below it: RRAM at 22 nm).
     """
 
+    OBJECTIVES = OBJECTIVES
     name = "analognas-nb201"
 
     def __init__(self, base_chip: str | Chip = "pcm-14nm", rows: Sequence[int] = (64, 128, 256, 512),
@@ -157,10 +157,6 @@ class AnalogNASProblem:
         """Parameter name -> its values (cell edges first, then the hardware grid)."""
         return {**{k: list(OPS) for k in CELL_KEYS}, **{k: list(v) for k, v in self._hw.items()}}
 
-    def space(self) -> SearchSpace:
-        """The problem as an ``imcnas.space.SearchSpace`` of Choice parameters."""
-        return SearchSpace({name: Choice(tuple(vals)) for name, vals in self.choices().items()})
-
     @property
     def n_chips(self) -> int:
         """Chips in the hardware grid."""
@@ -170,15 +166,6 @@ class AnalogNASProblem:
     def size(self) -> int:
         """Designs in the problem: 15,625 cells x chips."""
         return N_CELLS * self.n_chips
-
-    def _check_objectives(self, objectives: Sequence[str] | None) -> tuple[str, ...]:
-        objs = tuple(objectives) if objectives is not None else self.objectives
-        for o in objs:
-            if o not in OBJECTIVES:
-                raise ConfigError(f"unknown objective '{o}'; known: {', '.join(OBJECTIVES)}")
-        if not objs:
-            raise ConfigError("at least one objective is needed")
-        return objs
 
     def _make_chip(self, rows: int, adc_bits: int, device: str) -> Chip:
         sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
@@ -271,12 +258,6 @@ class AnalogNASProblem:
         return self._table
 
     # ------------------------------------------------------------------------------------------ the answer
-    def objective_matrix(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """Y restricted to ``objectives`` (default: the problem's), one row per design."""
-        objs = self._check_objectives(objectives)
-        Y = self.enumerate_all()[1]
-        return Y[:, [OBJECTIVES.index(o) for o in objs]]
-
     def front_indices(self, objectives: Sequence[str] | None = None) -> np.ndarray:
         """Rows of every non-dominated design (ties included), found exhaustively.
 
@@ -301,32 +282,3 @@ class AnalogNASProblem:
         rows = np.concatenate(cand)
         rows = np.sort(rows[nondominated_mask(Y[rows])])
         return rows
-
-    def true_front(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """The Pareto front: unique non-dominated objective vectors, sorted by the first objective."""
-        Y = self.objective_matrix(objectives)
-        return np.unique(Y[self.front_indices(objectives)], axis=0)
-
-    def reference_point(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """Hypervolume reference: the true front's nadir plus 10 % of its range (ideal to nadir) per
-        objective, the usual choice for benchmarks with a known front (e.g. ZDT's (1.1, 1.1))."""
-        F = self.true_front(objectives)
-        lo, hi = F.min(axis=0), F.max(axis=0)
-        span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
-        return hi + 0.1 * span
-
-    def hypervolume(self, points: np.ndarray, objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of ``points`` (n, k objective values) w.r.t. :meth:`reference_point` (pymoo HV);
-        points outside the reference box add nothing."""
-        from pymoo.indicators.hv import HV
-
-        ref = self.reference_point(objectives)
-        P = np.atleast_2d(np.asarray(points, dtype=float))
-        if P.shape[1] != len(ref):
-            raise ConfigError(f"points have {P.shape[1]} objectives, the reference point {len(ref)}")
-        P = P[(P < ref).all(axis=1)]
-        return float(HV(ref_point=ref)(P)) if len(P) else 0.0
-
-    def true_hypervolume(self, objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of the true front (the best any search can reach)."""
-        return self.hypervolume(self.true_front(objectives), objectives)

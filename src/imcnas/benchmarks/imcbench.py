@@ -21,10 +21,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imcnas.benchmarks.analognas import AnalogNASProblem, _position, nondominated_mask
+from imcnas.benchmarks.tabular import TabularFront
+from imcnas.benchmarks.analognas import _position, nondominated_mask
 from imcnas.errors import ConfigError
-from imcnas.space.params import Choice
-from imcnas.space.searchspace import SearchSpace
 
 __all__ = ["IMCBenchProblem", "TABLE_PATH", "load_table", "table_checksum"]
 
@@ -65,7 +64,7 @@ def load_table(path: str | Path | None = None) -> tuple[dict[str, np.ndarray], d
     return _load(str(path or TABLE_PATH))
 
 
-class IMCBenchProblem:
+class IMCBenchProblem(TabularFront):
     """(cnn architecture, chip) -> accuracy on that chip after drift, and its energy/latency/area.
 
     Samples are flat dicts: the architecture keys (``arch.convs`` ... ``arch.act``, see ``choices()``) when
@@ -125,19 +124,6 @@ class IMCBenchProblem:
         arch = ({k: list(v) for k, v in self._arch_space.items()} if self.complete
                 else {"arch.id": list(self.arch_ids)})
         return {**arch, **{k: list(v) for k, v in self._chip_grid.items()}}
-
-    def space(self) -> SearchSpace:
-        """The problem as an ``imcnas.space.SearchSpace`` of Choice parameters."""
-        return SearchSpace({name: Choice(tuple(vals)) for name, vals in self.choices().items()})
-
-    def _check_objectives(self, objectives: Sequence[str] | None) -> tuple[str, ...]:
-        objs = tuple(objectives) if objectives is not None else self.objectives
-        for o in objs:
-            if o not in self.OBJECTIVES:
-                raise ConfigError(f"unknown objective '{o}'; known: {', '.join(self.OBJECTIVES)}")
-        if not objs:
-            raise ConfigError("at least one objective is needed")
-        return objs
 
     def _canonical(self, arch: dict[str, Any]) -> dict[str, Any]:
         a = dict(arch)
@@ -200,31 +186,10 @@ class IMCBenchProblem:
         y = self.enumerate_all()[1][self.index(sample)]
         return {o: float(v) for o, v in zip(self.OBJECTIVES, y)}
 
-    def objective_matrix(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """Y restricted to ``objectives`` (default: the problem's), one row per design."""
-        objs = self._check_objectives(objectives)
-        return self.enumerate_all()[1][:, [self.OBJECTIVES.index(o) for o in objs]]
-
     def front_indices(self, objectives: Sequence[str] | None = None) -> np.ndarray:
         """Rows of every non-dominated design (ties included), by enumeration of the whole table."""
         return np.flatnonzero(nondominated_mask(self.objective_matrix(objectives)))
 
-    def true_front(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """The Pareto front: unique non-dominated objective vectors, sorted by the first objective."""
-        Y = self.objective_matrix(objectives)
-        return np.unique(Y[self.front_indices(objectives)], axis=0)
-
-    def reference_point(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """The true front's nadir plus 10 % of its range per objective (as AnalogNASProblem)."""
-        F = self.true_front(objectives)
-        lo, hi = F.min(axis=0), F.max(axis=0)
-        span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
-        return hi + 0.1 * span
-
-    # the same hypervolume (pymoo HV w.r.t. reference_point, points outside the box add nothing) and true
-    # hypervolume as the AnalogNAS-Bench problem: both read only reference_point and true_front
-    hypervolume = AnalogNASProblem.hypervolume
-    true_hypervolume = AnalogNASProblem.true_hypervolume
 
     # ------------------------------------------------------------------------------------------ analysis
     def accuracy(self, drift: str = "1d") -> np.ndarray:

@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from imcnas.benchmarks.tabular import TabularFront
 from imcnas.benchmarks.analognas import _position, nondominated_mask
 from imcnas.benchmarks.nbg_costs import (COST_OBJECTIVES, DATASETS, GraphDataset, arch_dict, get_dataset,
                                          graph_inputs, grid_costs, price_signature, seed_cost_cache, signature,
@@ -42,8 +43,6 @@ from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, load_chip
 from imcnas.hardware.devices import DEVICE_PRESETS
 from imcnas.space.families.gnn import LINKS, OPS
-from imcnas.space.params import Choice
-from imcnas.space.searchspace import SearchSpace
 
 __all__ = ["COST_OBJECTIVES", "DATASETS", "GraphDataset", "NASBenchGraphProblem", "OBJECTIVES", "arch_dict",
            "canonical_map", "cost_cache", "decode_hash", "graph_inputs", "load_bench", "seed_cost_cache",
@@ -104,7 +103,7 @@ def load_bench(dataset: str) -> dict[str, np.ndarray]:
     return out
 
 
-class NASBenchGraphProblem:
+class NASBenchGraphProblem(TabularFront):
     """GNN architecture (topology + 4 operators) x chip grid -> NAS-Bench-Graph accuracy and cost.
 
     Samples are flat dicts: ``arch.link`` (one of the ``gnn`` family's LINKS, e.g. ``"0123"``), ``arch.op0`` ..
@@ -121,6 +120,7 @@ class NASBenchGraphProblem:
     it). Aggregation runs on the digital units (the chip's default).
     """
 
+    OBJECTIVES = OBJECTIVES
     name = "nasbench-graph"
 
     def __init__(self, dataset: str = "cora", base_chip: str | Chip = "neurosim-rram-22nm",
@@ -163,10 +163,6 @@ class NASBenchGraphProblem:
         return {"arch.link": list(LINKS), **{f"arch.op{i}": list(OPS) for i in range(4)},
                 **{k: list(v) for k, v in self._hw.items()}}
 
-    def space(self) -> SearchSpace:
-        """The problem as an ``imcnas.space.SearchSpace`` of Choice parameters."""
-        return SearchSpace({name: Choice(tuple(vals)) for name, vals in self.choices().items()})
-
     @property
     def n_chips(self) -> int:
         """Chips in the hardware grid."""
@@ -186,15 +182,6 @@ class NASBenchGraphProblem:
     def n_designs(self) -> int:
         """Distinct designs: (bench architectures + the all-skip one) x chips."""
         return (self.n_bench + 1) * self.n_chips
-
-    def _check_objectives(self, objectives: Sequence[str] | None) -> tuple[str, ...]:
-        objs = tuple(objectives) if objectives is not None else self.objectives
-        for o in objs:
-            if o not in OBJECTIVES:
-                raise ConfigError(f"unknown objective '{o}'; known: {', '.join(OBJECTIVES)}")
-        if not objs:
-            raise ConfigError("at least one objective is needed")
-        return objs
 
     def _make_chip(self, rows: int, adc_bits: int, device: str) -> Chip:
         sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
@@ -305,12 +292,6 @@ class NASBenchGraphProblem:
         return self._table
 
     # ------------------------------------------------------------------------------------------ the answer
-    def objective_matrix(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """Y restricted to ``objectives`` (default: the problem's), one row per design."""
-        objs = self._check_objectives(objectives)
-        Y = self.enumerate_all()[1]
-        return Y[:, [OBJECTIVES.index(o) for o in objs]]
-
     def front_indices(self, objectives: Sequence[str] | None = None) -> np.ndarray:
         """Rows of every non-dominated design (ties and isomorphic duplicates included), found exhaustively.
 
@@ -327,35 +308,6 @@ class NASBenchGraphProblem:
         front[rows[nondominated_mask(flat[rows])]] = True  # design rows: bench position * n_chips + chip
         raw = self._canonical()[:, None] * self.n_chips + np.arange(self.n_chips)[None, :]  # (N_ARCHS, n_chips)
         return np.flatnonzero(front[raw.ravel()])
-
-    def true_front(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """The Pareto front: unique non-dominated objective vectors, sorted by the first objective."""
-        Y = self.objective_matrix(objectives)
-        return np.unique(Y[self.front_indices(objectives)], axis=0)
-
-    def reference_point(self, objectives: Sequence[str] | None = None) -> np.ndarray:
-        """Hypervolume reference: the true front's nadir plus 10 % of its range (ideal to nadir) per
-        objective, as for :class:`~imcnas.benchmarks.AnalogNASProblem`."""
-        F = self.true_front(objectives)
-        lo, hi = F.min(axis=0), F.max(axis=0)
-        span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
-        return hi + 0.1 * span
-
-    def hypervolume(self, points: np.ndarray, objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of ``points`` (n, k objective values) w.r.t. :meth:`reference_point` (pymoo HV);
-        points outside the reference box add nothing."""
-        from pymoo.indicators.hv import HV
-
-        ref = self.reference_point(objectives)
-        P = np.atleast_2d(np.asarray(points, dtype=float))
-        if P.shape[1] != len(ref):
-            raise ConfigError(f"points have {P.shape[1]} objectives, the reference point {len(ref)}")
-        P = P[(P < ref).all(axis=1)]
-        return float(HV(ref_point=ref)(P)) if len(P) else 0.0
-
-    def true_hypervolume(self, objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of the true front (the best any search can reach)."""
-        return self.hypervolume(self.true_front(objectives), objectives)
 
 
 def cost_cache(problem: NASBenchGraphProblem) -> tuple[tuple, dict[tuple, np.ndarray]]:
