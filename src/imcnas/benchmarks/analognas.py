@@ -28,10 +28,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imcnas.benchmarks.tabular import TabularFront
+from imcnas.benchmarks.tabular import TabularFront, grid_chip
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, estimate_batch, load_chip
-from imcnas.hardware.devices import DEVICE_PRESETS
 from imcnas.space.families.nb201 import OPS, cell_signature, nb201_workload, to_op_indices
 
 __all__ = ["AnalogNASProblem", "COST_OBJECTIVES", "DRIFT_METRICS", "OBJECTIVES", "load_bench_accuracy",
@@ -104,15 +103,6 @@ def nondominated_mask(Y: np.ndarray) -> np.ndarray:
     return keep[inv]
 
 
-def _position(values: Sequence[Any], value: Any) -> int | None:
-    for i, v in enumerate(values):
-        if isinstance(value, (str, bool, np.bool_)) != isinstance(v, (str, bool)):
-            continue
-        if v == value:
-            return i
-    return None
-
-
 _COSTS: dict[tuple, dict[tuple, np.ndarray]] = {}  # grid key -> cell signature -> (n_chips, 3) costs
 
 
@@ -168,32 +158,11 @@ class AnalogNASProblem(TabularFront):
         return N_CELLS * self.n_chips
 
     def _make_chip(self, rows: int, adc_bits: int, device: str) -> Chip:
-        sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
-        if device != self.base.device.type:
-            sets += [f"device.type={device}", f"device.bits_per_cell={self.base.device.bits_per_cell}"]
-            low = DEVICE_PRESETS[device].get("min_node_nm")
-            if low is not None and self.base.technology.node_nm < low[0]:
-                sets.append(f"technology.node_nm={low[0]}")  # the smallest node the device's data support
-        chip = load_chip(self.base, sets)
-        chip.name = f"{self.base.name}[rows={rows},adc={adc_bits},{device}]"
-        return chip
+        return grid_chip(self.base, rows, adc_bits, device)
 
     def index(self, sample: Mapping[str, Any]) -> int:
         """Row of ``sample`` in :meth:`enumerate_all`; a one-line ConfigError names a bad key or value."""
-        if not isinstance(sample, Mapping):
-            raise ConfigError(f"a sample is a dict of parameter values, got {type(sample).__name__}")
-        ch = self.choices()
-        for key in sample:
-            if key not in ch:
-                raise ConfigError(f"sample key '{key}' is not a parameter of {self.name}; known: {', '.join(ch)}")
-        pos = []
-        for key, values in ch.items():
-            if key not in sample:
-                raise ConfigError(f"sample is missing key '{key}'")
-            i = _position(values, sample[key])
-            if i is None:
-                raise ConfigError(f"sample key '{key}': {sample[key]!r} is not one of {values}")
-            pos.append(i)
+        pos = self._positions(sample)
         cell = int(np.ravel_multi_index(pos[:6], (len(OPS),) * 6))
         chip = int(np.ravel_multi_index(pos[6:], tuple(len(v) for v in self._hw.values())))
         return cell * self.n_chips + chip

@@ -21,8 +21,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imcnas.benchmarks.tabular import TabularFront
-from imcnas.benchmarks.analognas import _position, nondominated_mask
+from imcnas.benchmarks.tabular import TabularFront, position
+from imcnas.benchmarks.analognas import nondominated_mask
 from imcnas.errors import ConfigError
 
 __all__ = ["IMCBenchProblem", "TABLE_PATH", "load_table", "table_checksum"]
@@ -145,7 +145,7 @@ class IMCBenchProblem(TabularFront):
         for key, values in ch.items():
             if key not in sample:
                 raise ConfigError(f"sample is missing key '{key}'")
-            i = _position(values, sample[key])
+            i = position(values, sample[key])
             if i is None:
                 raise ConfigError(f"sample key '{key}': {sample[key]!r} is not one of {values}")
             vals[key], pos[key] = values[i], i

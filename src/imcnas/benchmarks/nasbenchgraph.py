@@ -34,14 +34,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imcnas.benchmarks.tabular import TabularFront
-from imcnas.benchmarks.analognas import _position, nondominated_mask
+from imcnas.benchmarks.tabular import TabularFront, grid_chip
+from imcnas.benchmarks.analognas import nondominated_mask
 from imcnas.benchmarks.nbg_costs import (COST_OBJECTIVES, DATASETS, GraphDataset, arch_dict, get_dataset,
                                          graph_inputs, grid_costs, price_signature, seed_cost_cache, signature,
                                          signature_workload)
 from imcnas.errors import ConfigError
 from imcnas.hardware import Chip, load_chip
-from imcnas.hardware.devices import DEVICE_PRESETS
 from imcnas.space.families.gnn import LINKS, OPS
 
 __all__ = ["COST_OBJECTIVES", "DATASETS", "GraphDataset", "NASBenchGraphProblem", "OBJECTIVES", "arch_dict",
@@ -184,32 +183,11 @@ class NASBenchGraphProblem(TabularFront):
         return (self.n_bench + 1) * self.n_chips
 
     def _make_chip(self, rows: int, adc_bits: int, device: str) -> Chip:
-        sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
-        if device != self.base.device.type:
-            sets += [f"device.type={device}", f"device.bits_per_cell={self.base.device.bits_per_cell}"]
-            low = DEVICE_PRESETS[device].get("min_node_nm") if device in DEVICE_PRESETS else None
-            if low is not None and self.base.technology.node_nm < low[0]:
-                sets.append(f"technology.node_nm={low[0]}")
-        chip = load_chip(self.base, sets)
-        chip.name = f"{self.base.name}[rows={rows},adc={adc_bits},{device}]"
-        return chip
+        return grid_chip(self.base, rows, adc_bits, device)
 
     def index(self, sample: Mapping[str, Any]) -> int:
         """Row of ``sample`` in :meth:`enumerate_all`; a one-line ConfigError names a bad key or value."""
-        if not isinstance(sample, Mapping):
-            raise ConfigError(f"a sample is a dict of parameter values, got {type(sample).__name__}")
-        ch = self.choices()
-        for key in sample:
-            if key not in ch:
-                raise ConfigError(f"sample key '{key}' is not a parameter of {self.name}; known: {', '.join(ch)}")
-        pos = []
-        for key, values in ch.items():
-            if key not in sample:
-                raise ConfigError(f"sample is missing key '{key}'")
-            i = _position(values, sample[key])
-            if i is None:
-                raise ConfigError(f"sample key '{key}': {sample[key]!r} is not one of {values}")
-            pos.append(i)
+        pos = self._positions(sample)
         arch = int(np.ravel_multi_index(pos[:5], (len(LINKS),) + (len(OPS),) * 4))
         chip = int(np.ravel_multi_index(pos[5:], tuple(len(v) for v in self._hw.values())))
         return arch * self.n_chips + chip

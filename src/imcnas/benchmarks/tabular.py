@@ -7,7 +7,7 @@ order of ``enumerate_all``'s Y), ``objectives`` (its default choice), ``choices(
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -15,7 +15,36 @@ from imcnas.errors import ConfigError
 from imcnas.space.params import Choice
 from imcnas.space.searchspace import SearchSpace
 
-__all__ = ["TabularFront"]
+__all__ = ["TabularFront", "grid_chip", "position"]
+
+
+def position(values: Sequence[Any], value: Any) -> int | None:
+    """Index of ``value`` in ``values`` (strings and bools never match numbers), or None."""
+    for i, v in enumerate(values):
+        if isinstance(value, (str, bool, np.bool_)) != isinstance(v, (str, bool)):
+            continue
+        if v == value:
+            return i
+    return None
+
+
+def grid_chip(base: Any, rows: int, adc_bits: int, device: str) -> Any:
+    """A grid point of the tabular problems' hardware: ``base`` with square crossbars of ``rows``, ``adc_bits``
+    and ``device``. Another device type takes that type's preset with the base's bits per cell (the weight
+    slicing stays the same, only device physics changes), at the smallest node its data support when the
+    base's node is below it (RRAM at 22 nm)."""
+    from imcnas.hardware import load_chip
+    from imcnas.hardware.devices import DEVICE_PRESETS
+
+    sets = [f"crossbar.rows={rows}", f"crossbar.cols={rows}", f"adc.bits={adc_bits}"]
+    if device != base.device.type:
+        sets += [f"device.type={device}", f"device.bits_per_cell={base.device.bits_per_cell}"]
+        low = DEVICE_PRESETS[device].get("min_node_nm") if device in DEVICE_PRESETS else None
+        if low is not None and base.technology.node_nm < low[0]:
+            sets.append(f"technology.node_nm={low[0]}")
+    chip = load_chip(base, sets)
+    chip.name = f"{base.name}[rows={rows},adc={adc_bits},{device}]"
+    return chip
 
 
 class TabularFront:
@@ -36,6 +65,26 @@ class TabularFront:
     def space(self) -> SearchSpace:
         """The problem as an ``imcnas.space.SearchSpace`` of Choice parameters."""
         return SearchSpace({name: Choice(tuple(vals)) for name, vals in self.choices().items()})
+
+    def _positions(self, sample: Mapping[str, Any]) -> list[int]:
+        """Position of each parameter's value in :meth:`choices`, in their order; a one-line ConfigError names a
+        missing or unknown key or a value that is not a choice."""
+        if not isinstance(sample, Mapping):
+            raise ConfigError(f"a sample is a dict of parameter values, got {type(sample).__name__}")
+        ch = self.choices()
+        for key in sample:
+            if key not in ch:
+                raise ConfigError(f"sample key '{key}' is not a parameter of {getattr(self, 'name', 'the problem')}; "
+                                  f"known: {', '.join(ch)}")
+        pos = []
+        for key, values in ch.items():
+            if key not in sample:
+                raise ConfigError(f"sample is missing key '{key}'")
+            i = position(values, sample[key])
+            if i is None:
+                raise ConfigError(f"sample key '{key}': {sample[key]!r} is not one of {values}")
+            pos.append(i)
+        return pos
 
     def _check_objectives(self, objectives: Sequence[str] | None) -> tuple[str, ...]:
         objs = tuple(objectives) if objectives is not None else self.objectives
