@@ -30,16 +30,27 @@ The ADC (``adc.levels`` and ``adc.range`` of the chip description):
 
 All planes and slices are computed in one convolution / matmul per row group (planes stacked into the batch,
 slices and the reference column into the output channels) and quantised in one elementwise pass.
+
+Packing: when the cells hold whole levels (unprogrammed, or noiseless digital cells) every partial sum is a
+whole number below ``2**f`` (``f`` bits: the largest read of a row group), so ``k`` slices share one weight
+``sum_j digit_(i k + j) 2**(f j)`` and one convolution gives ``k`` partial sums at once, exactly, as long as
+``f k`` fits the float mantissa (24 bits for float32); the ADC then reads each field, ``floor(frac(v / 2**(f (j +
+1))) * 2**f)``, on its own (:mod:`imcnas.accuracy.adcsum`). The arithmetic is the same whole numbers; only fewer convolution
+outputs are written (2-4x fewer for 32-256 rows). Programmed noisy cells are read unpacked.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
-__all__ = ["adc_codes", "adc_convert", "forward", "full_scale", "input_planes", "plane_scheme", "significance",
+from imcnas.accuracy import adcsum
+
+__all__ = ["forward", "full_scale", "input_planes", "pack_plan", "pack_slices", "plane_scheme", "significance",
            "stack_slices"]
+
+MANTISSA_BITS = {torch.float32: 24, torch.float64: 53}
 
 
 def plane_scheme(scheme: str, in_bits: int, dac_bits: int, signed: bool) -> tuple[int, int]:
@@ -53,14 +64,16 @@ def plane_scheme(scheme: str, in_bits: int, dac_bits: int, signed: bool) -> tupl
     return mag, 1
 
 
-def input_planes(codes: Tensor, plane_bits: int, planes: int) -> Tensor:
+def input_planes(codes: Tensor, plane_bits: int, planes: int, dim: int = 0) -> Tensor:
     """Digits of non-negative integer ``codes`` (float tensor of whole numbers) in base ``2**plane_bits``,
-    least significant first: shape ``(planes, *codes.shape)``."""
-    c = codes.to(torch.int64)
-    shifts = torch.arange(planes, device=codes.device) * plane_bits
-    view = shifts.view(-1, *([1] * c.dim()))
+    least significant first, along a new dimension ``dim`` of size ``planes``."""
+    top = plane_bits * planes
+    c = codes.to(torch.uint8 if top <= 8 else torch.int32 if top <= 31 else torch.int64).unsqueeze(dim)
+    shifts = torch.arange(planes, device=codes.device, dtype=c.dtype) * plane_bits
+    shape = [1] * c.dim()
+    shape[dim] = planes
     mask = (1 << plane_bits) - 1
-    return ((c.unsqueeze(0) >> view) & mask).to(codes.dtype)
+    return ((c >> shifts.view(shape)) & mask).to(codes.dtype)
 
 
 def full_scale(rows: int, cell_levels: int, plane_bits: int) -> float:
@@ -68,28 +81,23 @@ def full_scale(rows: int, cell_levels: int, plane_bits: int) -> float:
     return float(rows * cell_levels * ((1 << plane_bits) - 1))
 
 
-def adc_codes(ps: Tensor, bits: int, rng: Tensor | float, mapping: str) -> tuple[Tensor, float]:
-    """ADC codes of non-negative partial sums ``ps`` (cell units) over ``[0, rng]``, computed in place, and the
-    value of one code step: ``codes * unit`` is what the digital periphery adds (no gradient)."""
-    levels = 1 << bits
-    r = float(rng)
-    if r <= 0:
-        return ps.zero_(), 0.0
-    if mapping == "neurosim":  # floor(ps / (r / L)), as ps * L / r: exact for whole-number sums and ranges
-        code = ps.mul_(levels).div_(r).floor_().clamp_(0, levels)
-        return code.masked_fill_(code < 2, 0.0), r / levels
-    step = r / (levels - 1)
-    if step <= 1.0:  # an LSB of one cell unit: round half up
-        return ps.add_(0.5).floor_().clamp_(0, levels - 1), 1.0
-    # round half up of ps / step, as (ps (L - 1) + r / 2) / r: level boundaries land exactly on whole-number sums
-    return ps.mul_(levels - 1).add_(r / 2).div_(r).floor_().clamp_(0, levels - 1), step
+def pack_plan(max_sum: int, slices: int, dtype: torch.dtype) -> tuple[int, int]:
+    """``(k, f)``: slices packed per weight and bits per field for whole-number partial sums up to ``max_sum``
+    in ``dtype`` (``k = 1``: no packing)."""
+    f = max(int(max_sum), 1).bit_length()
+    k = min(slices, MANTISSA_BITS.get(dtype, 0) // f)
+    return (k, f) if k >= 2 else (1, 0)
 
 
-def adc_convert(ps: Tensor, bits: int, rng: Tensor | float, mapping: str) -> Tensor:
-    """Quantise non-negative partial sums ``ps`` (cell units) as the ADC does over ``[0, rng]`` (see the module
-    docstring for the mappings); in place, no gradient."""
-    codes, unit = adc_codes(ps, bits, rng, mapping)
-    return codes.mul_(unit)
+def pack_slices(g: Tensor, k: int, f: int) -> Tensor:
+    """Whole-number cell digits ``g`` (S, O, ...) packed ``k`` slices per weight: ``(ceil(S / k), O, ...)`` with
+    slice ``i k + j`` in bits ``[f j, f (j + 1))`` of pack ``i`` (missing slices are zero)."""
+    S = g.shape[0]
+    packs = -(-S // k)
+    if packs * k > S:
+        g = torch.cat([g, g.new_zeros(packs * k - S, *g.shape[1:])])
+    scale = torch.tensor([float(1 << (f * j)) for j in range(k)], dtype=g.dtype, device=g.device)
+    return (g.reshape(packs, k, *g.shape[1:]) * scale.view(1, k, *([1] * (g.dim() - 1)))).sum(1)
 
 
 def stack_slices(w: Tensor, groups: int) -> Tensor:
@@ -128,27 +136,61 @@ def _cells(layer: Any) -> tuple[Tensor, Tensor]:
     return ni.to_cells(layer.weight.detach(), layer.w_max(), layer.cfg.layout)
 
 
-def _reads(layer: Any, xs: Tensor, g: Tensor, P: int, out_pad: Any) -> tuple[list[Tensor], tuple[int, ...]]:
-    """Partial sums in cell units of every row group for cell digits ``g`` (slices first), each as
-    ``(B, P * S, N)`` (N: the outputs of one sample), and the shape of the layer's output."""
+def _whole(*gs: Tensor) -> bool:
+    """Whether cell values (in cell units) are whole numbers (to float rounding): ideal or noiseless cells."""
+    return all(bool(((g - g.round()).abs() <= 1e-5).all()) for g in gs)
+
+
+def _max_rows(layer: Any) -> int:
+    """Rows of the largest row group (a convolution keeps whole input channels of ``kernel`` rows each)."""
+    per = int(layer.weight[0, 0].numel()) if layer.is_conv else 1
+    return max(b - a for a, b in layer.chunks()) * per
+
+
+class _NoTF32:
+    """Exact float32 products on CUDA while the partial sums are formed (TF32 keeps 10 mantissa bits)."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def __enter__(self) -> None:
+        if self.on:
+            self.saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.on:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = self.saved
+
+
+def _reads(layer: Any, xs: Tensor, g: Tensor, P: int, out_pad: Any) -> tuple[list[Tensor], Callable[[Tensor], Tensor]]:
+    """Partial sums in cell units of every row group for cell digits ``g`` (slices first), each as a view
+    ``(B, P, X, S, Y)`` of the convolution's output (S: slices or packs; the ADC sums over P and S), and the map
+    from the summed ``(B, X, Y)`` to the layer's output shape."""
     S, O = g.shape[0], g.shape[1]
     groups = int(getattr(layer.base, "groups", 1)) if layer.is_conv else 1
     w = stack_slices(g, groups)
-    out, shape = [], ()
+    if xs.dim() == 4 and xs.is_contiguous(memory_format=torch.channels_last):
+        w = w.contiguous(memory_format=torch.channels_last)
+    out: list[Tensor] = []
+    finish: Callable[[Tensor], Tensor] = lambda t: t  # noqa: E731
     for a, b in layer.chunks():
         y = layer._partial(xs, w, a, b, out_pad)
         if not layer.is_conv:  # (*B, P, S*O)
-            shape = (*y.shape[:-2], O)
-            out.append(y.reshape(-1, P * S, O))
+            lead = y.shape[:-2]
+            out.append(y.reshape(-1, P, 1, S, O))
+            finish = lambda t, lead=lead: t.reshape(*lead, O)  # noqa: E731
             continue
-        B = y.shape[0] // P
-        shape = (B, O, *y.shape[2:])
-        if groups == 1:  # (B*P, S*O, *spatial): a view
-            out.append(y.view(B, P * S, -1))
-        else:  # channels ordered (group, slice, output in group)
-            y = y.view(B, P, groups, S, O // groups, -1).permute(0, 1, 3, 2, 4, 5)
-            out.append(y.reshape(B, P * S, -1))
-    return out, shape
+        B, sp = y.shape[0] // P, tuple(y.shape[2:])
+        n = int(torch.Size(sp).numel())
+        if y.dim() == 4 and not y.is_contiguous() and y.is_contiguous(memory_format=torch.channels_last):
+            # (B*P, H, W, C) in memory, channels ordered (group, slice, output in group)
+            out.append(y.permute(0, 2, 3, 1).reshape(B, P, n * groups, S, O // groups))
+            finish = lambda t, B=B, sp=sp: t.view(B, *sp, O).permute(0, 3, 1, 2)  # noqa: E731
+        else:
+            out.append(y.reshape(B, P, groups, S, (O // groups) * n))
+            finish = lambda t, B=B, sp=sp: t.view(B, O, *sp)  # noqa: E731
+    return out, finish
 
 
 def forward(layer: Any, x: Tensor, out_pad: Any = 0) -> Tensor:
@@ -162,26 +204,36 @@ def forward(layer: Any, x: Tensor, out_pad: Any = 0) -> Tensor:
     lo = -bound if signed else torch.zeros_like(bound)
     codes = torch.round(torch.maximum(torch.minimum(x, bound), lo) / (bound / in_levels))
     plane_bits, P = plane_scheme(cfg.in_scheme, cfg.in_bits, cfg.dac_bits, signed)
-    planes = input_planes(codes.clamp_min(0), plane_bits, P)
+    planes = input_planes(codes.clamp_min(0), plane_bits, P, dim=1 if layer.is_conv else -2)
     sign = torch.ones(P, dtype=x.dtype, device=x.device)
     if signed:  # two phases: positive and negative magnitudes
-        planes = torch.cat([planes, input_planes((-codes).clamp_min(0), plane_bits, P)])
+        neg_planes = input_planes((-codes).clamp_min(0), plane_bits, P, dim=1 if layer.is_conv else -2)
+        planes = torch.cat([planes, neg_planes], 1 if layer.is_conv else -2)
         sign = torch.cat([sign, -sign])
-    n_planes = planes.shape[0]
-    if layer.is_conv:  # planes next to their sample in the batch: (B * planes, C, ...)
-        xs = planes.movedim(0, 1).reshape(x.shape[0] * n_planes, *x.shape[1:])
-    else:  # (*B, planes, in)
-        xs = planes.movedim(0, -2)
+    n_planes = 2 * P if signed else P
+    xs = planes  # linear: (*B, planes, in)
+    if layer.is_conv:  # planes next to their sample in the batch: (B * planes, C, ...), channels last in 2-D
+        xs = planes.reshape(x.shape[0] * n_planes, *x.shape[1:])
+        if xs.dim() == 4:
+            xs = xs.contiguous(memory_format=torch.channels_last)
     cell = float(lay.cell_levels)
     g_pos, g_neg = _cells(layer)
-    pos, shape = _reads(layer, xs, g_pos * cell, n_planes, out_pad)
+    g_pos, g_neg = g_pos * cell, g_neg * cell
+    k, f = 1, 0
+    if not layer.observe and _whole(g_pos, g_neg):  # whole-number sums: pack k slices per convolution output
+        k, f = pack_plan(int(full_scale(_max_rows(layer), lay.cell_levels, plane_bits)), lay.slices, x.dtype)
+        if k > 1:
+            g_pos, g_neg = pack_slices(g_pos.round(), k, f), pack_slices(g_neg.round(), k, f)
     neg: list[Tensor] = []
-    ref_shape = shape
-    if lay.signed == "differential":
-        neg = _reads(layer, xs, g_neg * cell, n_planes, out_pad)[0]
-    elif lay.signed == "offset":  # the reference (dummy) column: the same half-scale code under every output
-        groups = int(getattr(layer.base, "groups", 1)) if layer.is_conv else 1
-        neg, ref_shape = _reads(layer, xs, (g_neg[:, :1] if groups == 1 else g_neg) * cell, n_planes, out_pad)
+    with _NoTF32(x.is_cuda):
+        pos, shape = _reads(layer, xs, g_pos, n_planes, out_pad)
+        ref_shape = shape
+        if lay.signed == "differential":
+            neg = _reads(layer, xs, g_neg, n_planes, out_pad)[0]
+        elif lay.signed == "offset":  # the reference (dummy) column: the same half-scale code under every output
+            groups = int(getattr(layer.base, "groups", 1)) if layer.is_conv else 1
+            neg, ref_shape = _reads(layer, xs, g_neg[:, :1] if groups == 1 else g_neg, n_planes, out_pad)
+    del xs, planes
     fs = full_scale(cfg.rows_per_read, lay.cell_levels, plane_bits)
     if layer.observe:
         with torch.no_grad():
@@ -190,21 +242,18 @@ def forward(layer: Any, x: Tensor, out_pad: Any = 0) -> Tensor:
     rng = fs if cfg.adc_range == "full_scale" else float(layer.adc_bound_bits)
     coef_p, coef_s = significance(P, plane_bits, lay.slices, lay.base, x)
     coef = (torch.cat([coef_p] * (n_planes // P)) * sign)[:, None] * coef_s[None, :]  # (planes, S)
+    packs = -(-lay.slices // k)
+    coef = torch.cat([coef, coef.new_zeros(n_planes, packs * k - lay.slices)], 1).view(n_planes, packs, k)
 
     def total(reads: list[Tensor]) -> Tensor:
         acc = None
-        for r in reads:
-            if cfg.ir_drop > 0:
-                r = r * (1.0 - cfg.ir_drop * (r / max(rng, 1e-12)).clamp(max=1.0))
-            unit = 1.0
-            if cfg.adc_bits < 16:
-                r, unit = adc_codes(r, cfg.adc_bits, rng, cfg.adc_levels)
-            part = torch.matmul((coef * unit).reshape(1, -1), r)  # (B, 1, N): planes and slices shift-added
+        for v in reads:  # (B, X, Y): every field of every plane and pack converted, then shift-added
+            part = adcsum.convert_sum(v, coef, k, f, cfg.adc_bits, rng, cfg.adc_levels, cfg.ir_drop)
             acc = part if acc is None else acc + part
         return acc
 
-    y = total(pos).reshape(shape)
+    y = shape(total(pos))
     if neg:  # the reference column's output broadcasts over the output channels
-        y = y - total(neg).reshape(ref_shape)
+        y = y - ref_shape(total(neg))
     k = (lay.levels / (lay.levels // 2 if lay.levels >= 2 else lay.levels / 2.0)) if lay.signed == "offset" else 1.0
     return y * (bound / in_levels) * (k * layer.w_max() / lay.levels)
