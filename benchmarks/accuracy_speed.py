@@ -6,6 +6,7 @@ a GPU (the same code: every tensor follows the model's device); ``--bit-level-on
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -53,7 +54,9 @@ def inference_overhead(chip: imcnas.Chip) -> dict[str, float]:
 
 def bit_level_overhead(sets: list[str], device: str = "cpu") -> dict[str, float]:
     """Seconds per batch of ResNet-20 on ``neurosim-rram-22nm`` (8-bit bit-serial inputs, 8 one-bit slices,
-    offset weights with a reference column) with ``sets``: plain torch, one read per row group, bit-level."""
+    offset weights with a reference column) with ``sets``: plain torch, one read per row group, bit-level on
+    ideal cells (packed reads), bit-level after programming (noisy cells: unpacked), and bit-level with the
+    opt-in compiled ADC kernel (``IMCNAS_COMPILE=1``, timed after its first, compiling, call)."""
     model, _ = get_model("resnet20-cifar")
     model = model.eval().to(device)
     x = torch.randn(BATCH, 3, 32, 32, device=device)
@@ -67,6 +70,13 @@ def bit_level_overhead(sets: list[str], device: str = "cpu") -> dict[str, float]
             L.calibrate(net, [x[:32]])
             net.eval()
             out[f"{datapath}_s"] = _time(lambda: (net(x), sync()), 1)
+        os.environ["IMCNAS_COMPILE"] = "1"
+        try:
+            out["compiled_s"] = _time(lambda: (net(x), sync()), 1)
+        finally:
+            os.environ.pop("IMCNAS_COMPILE")
+        L.program(net, 0)
+        out["programmed_s"] = _time(lambda: (net(x), sync()), 1)
     return out
 
 
@@ -108,9 +118,10 @@ def main() -> None:
     for sets in (["adc.bits=5"], ["adc.bits=5", "crossbar.parallel_rows=128"]):
         o = bit_level_overhead(sets, a.device)
         rows = sets[1].split("=")[1] if len(sets) > 1 else "32"
-        print(f"  {rows:>3} rows per read: plain {o['plain_s'] * 1e3:7.1f} ms, one read {o['one_read_s'] * 1e3:8.1f} ms "
-              f"({o['one_read_s'] / o['plain_s']:.1f}x), bit-level {o['bit_level_s'] * 1e3:9.1f} ms "
-              f"({o['bit_level_s'] / o['plain_s']:.1f}x)")
+        ratios = ", ".join(f"{name} {o[key]:6.2f} s ({o[key] / o['plain_s']:.0f}x)" for name, key in
+                           (("one read", "one_read_s"), ("bit-level", "bit_level_s"),
+                            ("compiled", "compiled_s"), ("programmed", "programmed_s")))
+        print(f"  {rows:>3} rows per read: plain {o['plain_s'] * 1e3:6.1f} ms; {ratios}")
     if a.bit_level_only:
         return
     chip = imcnas.load_chip("pcm-14nm")
