@@ -9,6 +9,7 @@ model uses constant relative sigmas from the hardware description.
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import dataclass
 
 import torch
@@ -126,22 +127,67 @@ def _randn(like: Tensor, gen: torch.Generator) -> Tensor:
     return torch.randn(like.shape, generator=gen, dtype=like.dtype, device=like.device)
 
 
-def program(g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Programme target conductances: programming noise and stuck cells. Returns ``(g_prog, nu)`` where ``nu``
-    is each device's drift exponent (drawn once per programming, as in aihwkit)."""
-    if noise.model == "pcm":
+class PCMNoise:
+    """Nandakumar et al. (ICECS 2019) PCM statistics as in aihwkit: conductance-dependent programming noise,
+    drift exponents and 1/f read noise (noise.md)."""
+
+    def program(self, g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Programmed conductances and drift exponents."""
         c0, c1, c2 = PCM_PROG_COEFF
         sigma = (c0 + c1 * g + c2 * g * g) / PCM_G_REF_US  # relative to g_max (noise.md)
         g_prog = (g + sigma * _randn(g, gen)).clamp_min(0.0)
         gr = g_prog.clamp_min(1e-7).log()
         mu = (-0.0155 * gr + 0.0244).clamp(0.049, 0.1)
         sd = (-0.0125 * gr - 0.0059).clamp(0.008, 0.045)
-        nu = (mu + sd * _randn(g, gen)).abs()
-    elif noise.model == "gaussian":
+        return g_prog, (mu + sd * _randn(g, gen)).abs()
+
+    def read(self, g_prog: Tensor, nu: Tensor, t_s: float, noise: Noise, gen: torch.Generator) -> Tensor:
+        """Drift, then 1/f read noise integrated up to ``t_s + t0``."""
+        g = g_prog * ((t_s + noise.t0_s) / noise.t0_s) ** (-nu)
+        q_s = (PCM_READ_Q / g_prog.clamp_min(0.0).pow(0.65).clamp_min(1e-3)).clamp(max=0.2)
+        t_read = t_s + noise.t0_s
+        sig = q_s * math.sqrt(math.log((t_read + PCM_T_READ_S) / (2 * PCM_T_READ_S)))
+        return (g + g.abs() * sig * _randn(g, gen)).clamp_min(0.0)
+
+
+class GaussianNoise:
+    """Constant relative programming and read sigmas, power-law drift with a gaussian spread of exponents."""
+
+    def program(self, g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Programmed conductances and drift exponents."""
         g_prog = (g + noise.prog_sigma * _randn(g, gen)).clamp(0.0, 1.0)
-        nu = (noise.drift_nu + noise.drift_nu_std * _randn(g, gen)).abs()
-    else:
-        g_prog, nu = g.clone(), torch.zeros_like(g)
+        return g_prog, (noise.drift_nu + noise.drift_nu_std * _randn(g, gen)).abs()
+
+    def read(self, g_prog: Tensor, nu: Tensor, t_s: float, noise: Noise, gen: torch.Generator) -> Tensor:
+        """Drift, then constant relative read noise."""
+        g = g_prog * ((t_s + noise.t0_s) / noise.t0_s) ** (-nu)
+        return (g + noise.read_sigma * _randn(g, gen)).clamp(0.0, 1.0)
+
+
+class NoNoise:
+    """Ideal cells: programmed exactly, no drift, no read noise."""
+
+    def program(self, g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """The targets themselves."""
+        return g.clone(), torch.zeros_like(g)
+
+    def read(self, g_prog: Tensor, nu: Tensor, t_s: float, noise: Noise, gen: torch.Generator) -> Tensor:
+        """The programmed conductances."""
+        return g_prog.clone()
+
+
+def _model(noise: Noise) -> Any:
+    from imcnas import plugins
+
+    model = plugins.get("noise", noise.model)
+    return model() if isinstance(model, type) else model
+
+
+def program(g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Programme target conductances: the chip's noise model (registry kind ``noise``), then stuck cells.
+    Returns ``(g_prog, nu)`` where ``nu`` is each device's drift exponent (drawn once per programming, as in
+    aihwkit)."""
+    g_prog, nu = _model(noise).program(g, noise, gen)
     if noise.stuck_on > 0 or noise.stuck_off > 0:
         u = torch.rand(g.shape, generator=gen, dtype=g.dtype, device=g.device)
         g_prog = torch.where(u < noise.stuck_off, torch.zeros_like(g_prog), g_prog)
@@ -152,19 +198,10 @@ def program(g: Tensor, noise: Noise, gen: torch.Generator) -> tuple[Tensor, Tens
 
 
 def drift_and_read(g_prog: Tensor, nu: Tensor, t_s: float, noise: Noise, gen: torch.Generator) -> Tensor:
-    """Conductances read ``t_s`` seconds after programming: power-law drift, then read noise (1/f for PCM,
-    constant relative for the gaussian model). The first read happens at ``t0``: the 1/f noise integrates up
-    to ``t_s + t0`` as in aihwkit's ``PCMLikeNoiseModel``."""
-    if noise.model == "none":
-        return g_prog.clone()
-    t_s = max(float(t_s), 0.0)
-    g = g_prog * ((t_s + noise.t0_s) / noise.t0_s) ** (-nu)
-    if noise.model == "pcm":
-        q_s = (PCM_READ_Q / g_prog.clamp_min(0.0).pow(0.65).clamp_min(1e-3)).clamp(max=0.2)
-        t_read = t_s + noise.t0_s
-        sig = q_s * math.sqrt(math.log((t_read + PCM_T_READ_S) / (2 * PCM_T_READ_S)))
-        return (g + g.abs() * sig * _randn(g, gen)).clamp_min(0.0)
-    return (g + noise.read_sigma * _randn(g, gen)).clamp(0.0, 1.0)
+    """Conductances read ``t_s`` seconds after programming, by the chip's noise model: power-law drift, then
+    read noise (1/f for PCM, constant relative for the gaussian model). The first read happens at ``t0``: the
+    1/f noise integrates up to ``t_s + t0`` as in aihwkit's ``PCMLikeNoiseModel``."""
+    return _model(noise).read(g_prog, nu, max(float(t_s), 0.0), noise, gen)
 
 
 def drift_compensation(w_ref: Tensor, w_now: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ from imcnas.hardware.floorplan import Floorplan, plan_cached
 from imcnas.hardware.layout import cells_array
 from imcnas.hardware.params import ChipArrays, chip_arrays
 from imcnas.hardware.periphery import subarray
-from imcnas.hardware.reads import _by_law, clock_ns, read_energy, step_ns  # noqa: F401 - _by_law re-exported
+from imcnas.hardware.reads import clock_ns, read_energy, step_ns
 from imcnas.hardware.spec import Chip
 from imcnas.workload.ops import Workload
 

@@ -72,10 +72,31 @@ DEVICE_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _register() -> None:
+    from imcnas import plugins
+
+    for kind, preset in DEVICE_PRESETS.items():
+        plugins.register("device", kind, preset, description=preset["source"].split(";")[0],
+                         params={"device.*": "any field of the preset may be overridden in the YAML"},
+                         supports={"max_bits_per_cell": preset["max_bits_per_cell"]}, sources=(preset["source"],))
+
+
+_register()
+
+
+def device_preset(kind: str) -> dict[str, Any]:
+    """The registered preset of device ``kind`` (built-in or plug-in); UnknownNameError lists the names. A
+    plug-in device registers a dict with the keys of :data:`DEVICE_PRESETS` (``noise``, ``r_on_ohm``,
+    ``on_off``, ``bits_per_cell``, ``max_bits_per_cell``, ``cell_area_f2``, ... and ``source``)."""
+    from imcnas import plugins
+
+    return plugins.get("device", kind)
+
+
 def device_defaults(kind: str) -> dict[str, Any]:
     """Default fields of a device type (a copy, without the bookkeeping keys)."""
-    preset = dict(DEVICE_PRESETS[kind])
-    preset["noise"] = dict(preset["noise"])
+    preset = dict(device_preset(kind))
+    preset["noise"] = dict(preset.get("noise", {"model": "none"}))
     preset.pop("source", None)
     preset.pop("max_bits_per_cell", None)
     preset.pop("min_node_nm", None)

@@ -6,17 +6,17 @@ from typing import Sequence
 
 import numpy as np
 
+from imcnas import plugins
 from imcnas.hardware import technology as tech
 from imcnas.hardware.spec import Chip
 
-ADC_LAWS = ("survey", "saberi", "sense_amp")
 # Mean wire length of one transfer in units of the chip side: an H-tree's root-to-leaf path is
 # side/2 + side/4 + ... ~ one side; a bus spans the chip; a mesh's mean Manhattan distance between uniformly
 # placed tiles is 2/3 of a side.
 NOC_DISTANCE = {"htree": 1.0, "bus": 1.0, "mesh": 2.0 / 3.0}
 # Aspect ratio (width / height) of a cell when only its area is given: 1T1R 12F x 4F (NeuroSim Param.cpp:339)
 CELL_ASPECT = 3.0
-BOOL_FIELDS = ("charge", "is_sram", "differential", "offset", "is_dac", "is_pwm", "layer_per_tile", "dup_balance",
+BOOL_FIELDS = ("is_sram", "differential", "offset", "is_dac", "is_pwm", "layer_per_tile", "dup_balance",
                "pipeline", "novel_mapping", "tile_sram", "adc_sar",
                "neurosim_compat", "is_fefet", "dyn_xbar", "agg_xbar")
 # per-element digital functions priced from the chip's ``Digital.*_ops`` tables (Workload.digital_totals keys)
@@ -38,7 +38,7 @@ class ChipArrays:
     cell_h_f: np.ndarray
     cell_w_f: np.ndarray
     cell_bits: np.ndarray
-    charge: np.ndarray
+    compute: np.ndarray  # index into plugins.names("compute")
     cell_cap_ff: np.ndarray
     xbar_rows: np.ndarray
     xbar_cols: np.ndarray
@@ -56,7 +56,7 @@ class ChipArrays:
     dac_bits: np.ndarray
     adc_bits: np.ndarray
     cols_per_adc: np.ndarray
-    adc_law: np.ndarray  # index into ADC_LAWS
+    adc_law: np.ndarray  # index into plugins.names("converter")
     adc_sar: np.ndarray  # a SAR converter: bits + 1 clock cycles per conversion
     adc_rate_hz: np.ndarray  # 0 = one conversion per cycle
     adc_energy_pj: np.ndarray  # 0 = from the law
@@ -132,14 +132,14 @@ def _row(chip: Chip) -> dict[str, float]:
         "r_on": d.r_on_ohm or 1.0, "on_off": d.on_off or 1.0, "v_read": d.read_voltage_v or 0.0,
         "t_read_ns": 0.0 if sram or d.read_pulse_ns is None else d.read_pulse_ns,
         "cell_h_f": cell_h, "cell_w_f": cell_w, "cell_bits": d.bits_per_cell,
-        "charge": float(d.compute == "charge"), "cell_cap_ff": d.cell_cap_ff or 0.0,
+        "compute": plugins.names("compute").index(d.compute), "cell_cap_ff": d.cell_cap_ff or 0.0,
         "xbar_rows": x.rows, "xbar_cols": x.cols, "active_rows": x.active_rows,
         "weight_bits": w.bits, "cells_explicit": w.cells_per_weight or 0, "cells_per_weight": cpw,
         "cols_per_weight": cpw * (2 if w.signed == "differential" else 1),
         "differential": float(w.signed == "differential"), "offset": float(w.signed == "offset"),
         "in_bits": i.bits, "in_cycles": chip.input_cycles, "is_dac": float(i.scheme == "dac"),
         "is_pwm": float(i.scheme == "pulse_width"), "dac_bits": i.dac_bits if i.scheme == "dac" else 1,
-        "adc_bits": a.bits, "cols_per_adc": a.cols_per_adc, "adc_law": ADC_LAWS.index(a.law),
+        "adc_bits": a.bits, "cols_per_adc": a.cols_per_adc, "adc_law": plugins.names("converter").index(a.law),
         "adc_sar": float(a.type == "sar"),
         "adc_rate_hz": (a.sample_rate_ghz or 0.0) * 1e9, "adc_energy_pj": a.energy_pj or 0.0,
         "adc_area_um2": a.area_um2 or 0.0,

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imcnas.hardware import adc as A
 from imcnas.hardware import components as K
 from imcnas.hardware import sense_amp as S
 from imcnas.hardware import technology as tech
-from imcnas.hardware.params import ADC_LAWS, ChipArrays
+from imcnas.hardware import converters as CV
+from imcnas.hardware.params import ChipArrays
 
-SENSE_AMP = ADC_LAWS.index("sense_amp")
 # NeuroSim NewSwitchMatrix.cpp: 1T1R word-line gates are newswitchmatrixsizeratio x minimum (14 at 22 nm, 6
 # elsewhere; we take the 22-nm value, the node of NeuroSim's RRAM data); access voltage 1.1 V (Param.cpp)
 NVM_SWITCH_WIDTH = 14.0
@@ -94,7 +93,7 @@ def subarray(c: ChipArrays) -> Subarray:
     node, vdd, f_um = c.node, c.vdd, c.node * 1e-3
     nr, nc, p = c.xbar_rows, c.xbar_cols, c.active_rows
     ag, gl, cg = K.gate_area(node), K.gate_load_pj(node, vdd), tech.cgate_ff(node)
-    sense = c.adc_law == SENSE_AMP
+    sense = CV.in_array(c)
     levels = 2.0**c.adc_bits
     n_adc = np.maximum(np.floor(nc / c.cols_per_adc), 1.0)
     n_add = np.maximum(np.floor(nr / p), 1.0)
@@ -181,12 +180,5 @@ def nominal_rate_hz(c: ChipArrays) -> np.ndarray:
 
 
 def _law_area(c: ChipArrays) -> np.ndarray:
-    """Area of one stand-alone ADC under each chip's law (0 for the sense amp, priced above)."""
-    out = np.zeros_like(c.adc_bits)
-    if (c.adc_law == SENSE_AMP).all():
-        return out
-    rate = nominal_rate_hz(c)
-    for i, law in enumerate(ADC_LAWS):
-        if law != "sense_amp" and (c.adc_law == i).any():
-            out = np.where(c.adc_law == i, A.adc_area_um2(law, c.adc_bits, c.node, rate), out)
-    return out
+    """Area of one stand-alone converter under each chip's converter (0 for in-array readouts, priced above)."""
+    return CV.by_converter(c, "area_um2", nominal_rate_hz(c))

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from imcnas.hardware import adc as A
 from imcnas.hardware import components as K
-from imcnas.hardware.params import ADC_LAWS, ChipArrays
+from imcnas.hardware import converters as CV
+from imcnas.hardware.params import ChipArrays
 from imcnas.hardware.periphery import Subarray, nominal_rate_hz, shift_add_ops
-
-
-def _by_law(c: ChipArrays, fn, *args) -> np.ndarray:
-    """A stand-alone ADC law per chip (laws other than the sense amp)."""
-    out = np.zeros(np.broadcast_shapes(c.adc_bits.shape, *(np.shape(a) for a in args)))
-    if (c.adc_law == ADC_LAWS.index("sense_amp")).all():
-        return out
-    for i, law in enumerate(ADC_LAWS):
-        mask = c.adc_law == i
-        if law != "sense_amp" and mask.any():
-            out = np.where(mask, fn(law, *args), out)
-    return out
 
 
 def clock_ns(c: ChipArrays, sa: Subarray) -> np.ndarray:
@@ -37,7 +25,8 @@ def step_ns(c: ChipArrays, sa: Subarray, t_clk: np.ndarray) -> np.ndarray:
     """Time of one analog step: the clock, or a conversion when the converter is slower. (n, 1)"""
     conv_ns = np.where(sa.adc_rate_hz > 0, 1e9 / np.where(sa.adc_rate_hz > 0, sa.adc_rate_hz, 1.0),
                        np.where(c.adc_sar & ~sa.sense_amp, t_clk * (c.adc_bits + 1), t_clk))
-    return np.maximum(t_clk, conv_ns)
+    own = CV.conversion_ns(c, t_clk)  # a converter plug-in's own conversion time, where it defines one
+    return np.maximum(t_clk, np.where(np.isnan(own) | (sa.adc_rate_hz > 0), conv_ns, own))
 
 
 def read_energy(c: ChipArrays, cl: ChipArrays, sa: Subarray, calls, evals, cells_read, drives, tree_adds
@@ -49,14 +38,13 @@ def read_energy(c: ChipArrays, cl: ChipArrays, sa: Subarray, calls, evals, cells
     gl = K.gate_load_pj(node, vdd)
     cyc = cl.in_cycles
     act = np.where(c.is_dac | c.is_pwm, 1.0, c.input_ones)
-    e_conv = np.where(sa.sense_amp, sa.e_sense_pj, 0.0) + _by_law(c, A.adc_energy_pj, c.adc_bits, node,
-                                                                   nominal_rate_hz(c) if not sa.sense_amp.all() else 1e9)
+    e_conv = np.where(sa.sense_amp, sa.e_sense_pj, 0.0) + CV.by_converter(c, "energy_pj", nominal_rate_hz(c))
     e_conv = np.where(c.adc_energy_pj > 0, c.adc_energy_pj, e_conv)
     # array: word-line charging for every read (NeuroSim); an integrating resistive read (stand-alone ADC)
     # also conducts V^2 G over its read pulse; a charge-domain cell switches its capacitor every step
     g_avg = c.weight_on / (1.25 * c.r_on) + (1 - c.weight_on) / (c.r_on * c.on_off + 0.25 * c.r_on)
     conduct = np.where(sa.sense_amp | c.is_sram, 0.0, c.v_read**2 * g_avg * c.t_read_ns * 1e3)
-    e_cell = np.where(c.charge, (c.cell_cap_ff * 1e-3 + 2 * sa.c_cell_ff * 1e-3) * vdd**2, act * conduct)
+    e_cell = CV.cell_energy_pj(c, sa, conduct)  # the chip's compute scheme (converters.py)
     out = {
         "array": calls * c.cols_per_adc * sa.c_row_ff * 1e-3 * vdd**2 * c.xbar_rows * act + cells_read * e_cell,
         "adc": evals * e_conv,

@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from imcnas import plugins
 from imcnas.errors import ConfigError
-from imcnas.hardware.devices import DEVICE_PRESETS, device_defaults
+from imcnas.hardware.devices import device_defaults, device_preset
 from imcnas.hardware.layout import cells_per_weight, check_layout
 
 __all__ = ["ADC", "ESSENTIAL_FIELDS", "NAME_LIMIT", "NODE_RANGE_NM", "PRESET_DIR", "Activity", "Buffers",
@@ -21,6 +22,13 @@ __all__ = ["ADC", "ESSENTIAL_FIELDS", "NAME_LIMIT", "NODE_RANGE_NM", "PRESET_DIR
            "display_name", "list_presets", "load_chip", "parse_override"]
 
 NODE_RANGE_NM = (1.0, 130.0)  # NeuroSim V1.4 Technology.cpp tabulates 130 ... 1 nm
+
+
+def _registered(kind: str, value: str) -> str:
+    """``value`` if it names a registered plug-in of ``kind``; else a ValueError listing the registered names."""
+    if not plugins.known(kind, value):
+        raise ValueError(f"unknown {kind} '{value}'; registered: {', '.join(plugins.names(kind))}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -54,7 +62,8 @@ class Noise(_Strict):
     sigmas below; ``none`` is an ideal (digital-like) cell. All sigmas are relative to the maximum conductance.
     """
 
-    model: Literal["pcm", "gaussian", "none"] = "none"
+    model: str = Field("none", description="a registered noise model (imcnas.plugins kind 'noise'): pcm, "
+                       "gaussian, none, or a plug-in's")
     g_max_us: float = Field(25.0, gt=0, le=1000, description="maximum conductance (uS)")
     prog_sigma: float = Field(0.0, ge=0, le=1, description="programming noise (gaussian model)")
     read_sigma: float = Field(0.0, ge=0, le=1, description="read noise per inference (gaussian model)")
@@ -65,11 +74,17 @@ class Noise(_Strict):
     stuck_off: float = Field(0.0, ge=0, le=1, description="fraction of cells stuck at zero conductance")
     drift_compensation: bool = Field(True, description="global drift compensation: one output scale per layer")
 
+    @field_validator("model")
+    @classmethod
+    def _model_registered(cls, v: str) -> str:
+        return _registered("noise", v)
+
 
 class Device(_Strict):
     """Memory device of the crossbar cells. Missing fields come from the device type's preset."""
 
-    type: Literal["rram", "pcm", "sram", "fefet", "mram"] = "rram"
+    type: str = Field("rram", description="a registered device (imcnas.plugins kind 'device'): rram, pcm, "
+                      "sram, fefet, mram, or a plug-in's")
     r_on_ohm: float | None = Field(None, gt=0)
     on_off: float | None = Field(None, gt=1.0)
     bits_per_cell: int = Field(1, ge=1, le=8)
@@ -77,8 +92,8 @@ class Device(_Strict):
     read_pulse_ns: float | None = Field(None, gt=0)
     cell_area_f2: float | None = Field(None, gt=0, description="cell area in F^2; default: the device's "
                                        "cell (SRAM: the node's bit cell from NeuroSim's Param.cpp table)")
-    compute: Literal["current", "charge"] = Field("current", description="current summing on the bit line, "
-                                                  "or charge sharing of per-cell capacitors (e.g. Jia 2020)")
+    compute: str = Field("current", description="a registered compute scheme (kind 'compute'): current summing "
+                         "on the bit line, charge sharing of per-cell capacitors (e.g. Jia 2020), or a plug-in's")
     cell_cap_ff: float | None = Field(None, gt=0, le=100, description="charge-domain capacitor per cell")
     write_voltage_v: float | None = Field(None, gt=0, le=10, description="write (programming) voltage of a "
                                           "cell; None: the supply (SRAM)")
@@ -90,12 +105,22 @@ class Device(_Strict):
                                            "unlimited (SRAM)")
     noise: Noise = Noise()
 
+    @field_validator("type")
+    @classmethod
+    def _type_registered(cls, v: str) -> str:
+        return _registered("device", v)
+
+    @field_validator("compute")
+    @classmethod
+    def _compute_registered(cls, v: str) -> str:
+        return _registered("compute", v)
+
     @model_validator(mode="before")
     @classmethod
     def _fill_from_preset(cls, data: Any) -> Any:
         if isinstance(data, dict):
             kind = data.get("type", "rram")
-            if kind in DEVICE_PRESETS:
+            if isinstance(kind, str) and plugins.known("device", kind):
                 merged = device_defaults(kind)
                 noise = {**merged.get("noise", {}), **(data.get("noise") or {})}
                 merged.update({k: v for k, v in data.items()})
@@ -106,7 +131,7 @@ class Device(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "Device":
-        limit = DEVICE_PRESETS[self.type]["max_bits_per_cell"]
+        limit = device_preset(self.type).get("max_bits_per_cell", 8)
         if self.bits_per_cell > limit:
             raise ValueError(f"bits_per_cell={self.bits_per_cell} exceeds {limit} for {self.type}")
         if self.type != "sram" and (self.r_on_ohm is None or self.on_off is None):
@@ -159,7 +184,8 @@ class ADC(_Strict):
     type: Literal["sar", "flash"] = "sar"
     bits: int = Field(8, ge=1, le=16)
     cols_per_adc: int = Field(8, ge=1, le=4096)
-    law: Literal["survey", "saberi", "sense_amp"] = "survey"
+    law: str = Field("survey", description="a registered converter (imcnas.plugins kind 'converter'): survey, "
+                     "saberi, sense_amp, or a plug-in's")
     sample_rate_ghz: float | None = Field(None, gt=0, le=20, description="default from type and clock")
     energy_pj: float | None = Field(None, gt=0, description="measured energy per conversion of a specific chip; "
                                     "replaces the law's value")
@@ -170,6 +196,11 @@ class ADC(_Strict):
     range: Literal["calibrated", "full_scale"] = Field(
         "calibrated", description="accuracy: the ADC's input range in the bit-level datapath: per layer from "
         "data, or the read's full scale (parallel rows x top cell level x top input digit)")
+
+    @field_validator("law")
+    @classmethod
+    def _law_registered(cls, v: str) -> str:
+        return _registered("converter", v)
 
 
 class Hierarchy(_Strict):
@@ -323,7 +354,7 @@ class Chip(_Strict):
             check_layout(self.weights.bits, self.cells_per_weight, self.device.bits_per_cell, self.device.type)
         except ConfigError as err:
             raise ValueError(str(err)) from None
-        low = DEVICE_PRESETS[self.device.type].get("min_node_nm")
+        low = device_preset(self.device.type).get("min_node_nm")
         if low is not None and self.technology.node_nm < low[0]:
             raise ValueError(f"technology.node_nm={self.technology.node_nm:g} is below the {low[0]:g} nm that "
                              f"{self.device.type} device data support ({low[1]})")
