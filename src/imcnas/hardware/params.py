@@ -102,10 +102,19 @@ class ChipArrays:
     embedding_adds: np.ndarray
     embedding_mults: np.ndarray
 
+    # plug-in parameters of each chip's components (``adc.params``, ``device.params``): one dict per chip
+    plugin_params: tuple[dict[str, dict[str, float]], ...] = ()
+
     @property
     def n(self) -> int:
         """Number of chips."""
         return int(self.node.shape[0])
+
+    def param(self, part: str, key: str, default: float) -> np.ndarray:
+        """A plug-in parameter of every chip, ``part`` = ``"adc"`` or ``"device"``: ``<part>.params.<key>``
+        of the YAML, else ``default``. (n, 1)"""
+        rows = self.plugin_params or ({},) * self.n
+        return np.array([[float(r.get(part, {}).get(key, default))] for r in rows])
 
 
 def _cell_dims(chip: Chip) -> tuple[float, float]:
@@ -168,7 +177,7 @@ def _row(chip: Chip) -> dict[str, float]:
 
 
 _NAMES = tuple(_row(Chip()))
-assert set(_NAMES) == {f.name for f in fields(ChipArrays)}, "_row and ChipArrays disagree"
+assert set(_NAMES) == {f.name for f in fields(ChipArrays)} - {"plugin_params"}, "_row and ChipArrays disagree"
 
 
 def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
@@ -185,4 +194,5 @@ def chip_arrays(chips: Sequence[Chip]) -> ChipArrays:
     table_cell = cols["cell_h_f"] == 0
     cols["cell_h_f"] = np.where(table_cell, t["sram_h_f"], cols["cell_h_f"])
     cols["cell_w_f"] = np.where(table_cell, t["sram_w_f"], cols["cell_w_f"])
-    return ChipArrays(**cols)
+    extra = tuple({"adc": dict(ch.adc.params), "device": dict(ch.device.params)} for ch in chips)
+    return ChipArrays(**cols, plugin_params=extra)

@@ -24,6 +24,19 @@ __all__ = ["ADC", "ESSENTIAL_FIELDS", "NAME_LIMIT", "NODE_RANGE_NM", "PRESET_DIR
 NODE_RANGE_NM = (1.0, 130.0)  # NeuroSim V1.4 Technology.cpp tabulates 130 ... 1 nm
 
 
+def _declared(owners: list[tuple[str, str]], part: str, params: dict[str, float]) -> None:
+    """Every key of ``<part>.params`` must be declared by one of the plug-ins ``owners`` ((kind, name) pairs)
+    as ``<part>.params.<key>``."""
+    if not params:
+        return
+    declared = sorted({k.split(".", 2)[2] for kind, name in owners for k in plugins.entry(kind, name).params
+                       if k.startswith(f"{part}.params.")})
+    who = " or ".join(f"{kind} '{name}'" for kind, name in owners)
+    for key in params:
+        if key not in declared:
+            raise ValueError(f"params.{key} is not a parameter of {who} (its parameters: {', '.join(declared) or 'none'})")
+
+
 def _registered(kind: str, value: str) -> str:
     """``value`` if it names a registered plug-in of ``kind``; else a ValueError listing the registered names."""
     if not plugins.known(kind, value):
@@ -104,6 +117,8 @@ class Device(_Strict):
     endurance_cycles: float | None = Field(None, gt=0, description="write cycles a cell survives; None: "
                                            "unlimited (SRAM)")
     noise: Noise = Noise()
+    params: dict[str, float] = Field(default_factory=dict, description="parameters of a plug-in device or compute "
+                                     "scheme, by the names it declares (imcnas plugins list)")
 
     @field_validator("type")
     @classmethod
@@ -131,6 +146,7 @@ class Device(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "Device":
+        _declared([("device", self.type), ("compute", self.compute)], "device", self.params)
         limit = device_preset(self.type).get("max_bits_per_cell", 8)
         if self.bits_per_cell > limit:
             raise ValueError(f"bits_per_cell={self.bits_per_cell} exceeds {limit} for {self.type}")
@@ -197,10 +213,18 @@ class ADC(_Strict):
         "calibrated", description="accuracy: the ADC's input range in the bit-level datapath: per layer from "
         "data, or the read's full scale (parallel rows x top cell level x top input digit)")
 
+    params: dict[str, float] = Field(default_factory=dict, description="parameters of a plug-in converter, by the "
+                                     "names it declares (imcnas plugins list)")
+
     @field_validator("law")
     @classmethod
     def _law_registered(cls, v: str) -> str:
         return _registered("converter", v)
+
+    @model_validator(mode="after")
+    def _params_declared(self) -> "ADC":
+        _declared([("converter", self.law)], "adc", self.params)
+        return self
 
 
 class Hierarchy(_Strict):
