@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from imcnas import plugins
 from imcnas.accuracy import bitlevel
 from imcnas.accuracy import nonideal as ni
 from imcnas.errors import ConfigError
@@ -78,8 +79,9 @@ def layer_config(chip: Chip, overrides: dict[str, int] | None = None, clip_quant
     planes = bitlevel.plane_scheme(chip.inputs.scheme, in_bits, chip.inputs.dac_bits, False)[1]
     serial_or_sliced = planes > 1 or (lay.slices > 1 and lay.base > 1)
     bit_level = datapath == "bit_level" or (datapath == "auto" and serial_or_sliced)
+    exact = bool(getattr(plugins.get("converter", chip.adc.law), "exact", False))  # digital adder tree: no ADC
     return LayerConfig(w_bits=w_bits, in_bits=in_bits,
-                       adc_bits=int(o.get("adc", chip.adc.bits)), rows_per_read=chip.crossbar.active_rows,
+                       adc_bits=FULL_PRECISION_BITS if exact else int(o.get("adc", chip.adc.bits)), rows_per_read=chip.crossbar.active_rows,
                        layout=lay, noise=chip.device.noise, ir_drop=chip.crossbar.ir_drop,
                        clip_quantile=clip_quantile, bit_level=bit_level, in_scheme=chip.inputs.scheme,
                        dac_bits=chip.inputs.dac_bits, adc_levels=chip.adc.levels, adc_range=chip.adc.range)

@@ -25,6 +25,7 @@ import numpy as np
 
 from imcnas import plugins
 from imcnas.hardware import adc as A
+from imcnas.hardware import components as K
 
 SURVEY_SOURCE = ("B. Murmann, ADC Performance Survey 1997-2023, as fitted by Accelergy's ADC plug-in "
                  "(adc_data/model.yaml)")
@@ -93,6 +94,50 @@ class ChargeShare:
         return (c.cell_cap_ff * 1e-3 + 2 * sa.c_cell_ff * 1e-3) * c.vdd**2
 
 
+def tree_adder_bits(rows: np.ndarray) -> np.ndarray:
+    """Full-adder bits of a binary adder tree summing ``rows`` one-bit products: level k has rows / 2^k adders
+    of k bits, sum_k k rows / 2^k = rows (2 - (L + 2) / 2^L) over L = ceil(log2 rows) levels."""
+    levels = np.ceil(np.log2(np.maximum(rows, 2.0)))
+    return rows * (2.0 - (levels + 2.0) / 2.0**levels)
+
+
+class AdderTree:
+    """Digital SRAM CIM readout: each column's 1-bit products (input bit AND weight bit) summed exactly by an
+    adder tree over the rows read at once, no ADC (the all-digital macros of Chih et al., ISSCC 2021). One
+    "conversion" is one tree evaluation; it is pipelined, one per clock. ``exact``: the accuracy simulation
+    reads it losslessly (no ADC quantisation)."""
+
+    in_array = False
+    exact = True
+
+    def energy_pj(self, c: Any, rate_hz: np.ndarray) -> np.ndarray:
+        """One tree evaluation: its full-adder bits at the adder's switched load (components.adder_energy_pj)."""
+        return K.adder_energy_pj(tree_adder_bits(c.active_rows), c.node, c.vdd)
+
+    def area_um2(self, c: Any, rate_hz: np.ndarray) -> np.ndarray:
+        """One tree: its full-adder bits at the adder bit's area (components.AREA_GATES)."""
+        return tree_adder_bits(c.active_rows) * K.AREA_GATES["adder_bit"] * K.gate_area(c.node)
+
+    def conversion_ns(self, c: Any, t_clk: np.ndarray) -> np.ndarray:
+        """Pipelined: one evaluation per clock."""
+        return t_clk
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AdderTree)
+
+    def __hash__(self) -> int:
+        return hash("adder_tree")
+
+
+class DigitalAnd:
+    """Digital CIM cell: a 1-bit multiplier (NOR of the inverted input and weight bits) per cell; its output
+    switches when the input bit is 1 (activity ``input_ones``); two gate loads (the gate and the tree input)."""
+
+    def cell_energy_pj(self, c: Any, sa: Any, conduct: np.ndarray) -> np.ndarray:
+        """Two gate loads times the input activity; no column conduction."""
+        return 2.0 * K.gate_load_pj(c.node, c.vdd) * np.where(c.is_dac | c.is_pwm, 1.0, c.input_ones)
+
+
 def _register() -> None:
     plugins.register("converter", "survey", LawConverter("survey"), params=_ADC_PARAMS,
                      description="stand-alone ADC, energy and area from the Murmann-survey fit",
@@ -108,6 +153,14 @@ def _register() -> None:
     plugins.register("compute", "current", CurrentSum(), params={"device.read_voltage_v": "read voltage",
                                                                  "device.read_pulse_ns": "read pulse"},
                      sources=("NeuroSim V1.4 SubArray.cpp",))
+    plugins.register("converter", "adder_tree", AdderTree(),
+                     params={"crossbar.parallel_rows": "tree inputs", "technology.node_nm": "adder bit energy, area"},
+                     description="digital SRAM CIM: an exact adder tree per column, no ADC",
+                     supports={"devices": ["sram"], "exact": True},
+                     sources=("Chih et al., ISSCC 2021 (all-digital SRAM CIM macro: adder tree per column)",
+                              "adder bit energy and area: NeuroSim V1.4 Adder.cpp (components.py)"))
+    plugins.register("compute", "digital", DigitalAnd(), supports={"devices": ["sram"]},
+                     sources=("Chih et al., ISSCC 2021 (NOR-gate 1-bit multipliers in the bit cell)",))
     plugins.register("compute", "charge", ChargeShare(), params={"device.cell_cap_ff": "cell capacitor"},
                      sources=("Jia et al., JSSC 2020 (charge-domain multiplying bit cells)",))
 
