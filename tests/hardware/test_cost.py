@@ -159,7 +159,7 @@ def test_estimate_batch_equals_estimate(small_net) -> None:
     table = estimate_batch(small_net, chips)
     assert len(table) == len(chips)
     assert list(table.chips) == [c.display_name for c in chips]
-    assert table.chips[1] == "jia-sram-65nm[hierarchy.tiles=auto]"  # variants are named by their overrides
+    assert "jia-sram-65nm[hierarchy.tiles=auto]" in list(table.chips)  # variants are named by their overrides
     for i, c in enumerate(chips):
         r = estimate(small_net, c)
         for key in ("energy_pj", "latency_ns", "area_mm2", "tops", "tops_per_w"):
