@@ -75,11 +75,17 @@ def convert(model: nn.Module, chip: Chip | str, *, layer_bits: dict[str, dict[st
     if missing:
         raise ConfigError(f"layer bits: no layer named '{missing[0]}' in the model")
     report = ConversionReport()
+    chips = {path: chip for path in analog}
+    if chip.hybrid is not None:  # each layer simulated as the macro it is priced on (hardware/hybrid.py)
+        from imcnas.hardware.hybrid import layer_macros, macro_chips
+
+        macros = macro_chips(chip)
+        chips = {p: macros[m] for p, m in zip(analog, layer_macros(list(analog), chip))}
 
     def simulated(path: str, m: nn.Module, kind: str) -> nn.Module:
         def cfg(sub: str) -> LayerConfig:
             key = f"{path}.{sub}" if path and sub else (path or sub)
-            return layer_config(chip, layer_bits.get(key, layer_bits.get(path)), clip_quantile, datapath)
+            return layer_config(chips[path], layer_bits.get(key, layer_bits.get(path)), clip_quantile, datapath)
         return IMCLayer(m, cfg("")) if kind in ("linear", "conv") else COMPOSITES[kind](m, cfg)
 
     if "" in analog:  # a bare layer: the root itself is replaced

@@ -32,6 +32,9 @@ def chip_diff(chip: Chip, base: Chip) -> dict[str, Any]:
             continue
         other = base.__dict__[key]
         if isinstance(value, BaseModel):
+            if other is None:  # an optional section (hybrid) the base does not have
+                _flatten(value, f"{key}.", mine)
+                continue
             if value.__dict__ == other.__dict__:
                 continue
             if key == "device" and value.type != other.type:

@@ -150,6 +150,10 @@ def estimate(work: Workload | Any, chip: Chip | str) -> CostReport:
     """Energy, latency and area of ``work`` (a Workload, zoo name or (model, input)) on ``chip``."""
     work = _as_workload(work)
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    if chip.hybrid is not None:  # layers on several macro types (hardware/hybrid.py)
+        from imcnas.hardware.hybrid import estimate_hybrid
+
+        return estimate_hybrid(work, chip)
     _check_layouts(work, chip)
     arrays = chip_arrays([chip])
     p = price(work, arrays)
@@ -195,6 +199,9 @@ def estimate_batch(work: Workload | Any, chips: Sequence[Chip | str]) -> CostTab
     ``endurance_cycles``), get ``feasible = 0`` instead of an error."""
     work = _as_workload(work)
     chips = [c if isinstance(c, Chip) else load_chip(c) for c in chips]
+    if any(c.hybrid is not None for c in chips):
+        raise MappingError("estimate_batch prices single-macro chips in one pass; price hybrid chips with "
+                           "estimate (one chip at a time)")
     p = price(work, chip_arrays(chips))
     cols = {k: np.asarray(v, dtype=float) for k, v in totals(p).items()}
     for comp in ENERGY_COMPONENTS:

@@ -329,6 +329,26 @@ class Calibration(_Strict):
                                   "periphery strips left empty instead of folded")
 
 
+class Hybrid(_Strict):
+    """Layers of one network mapped to different macro types: ``macros`` names the other macros (a preset or a
+    hardware YAML each); ``first`` / ``last`` put the first / last crossbar layer, and ``layers`` any layer
+    whose name matches a glob, on one of them ("self" = this chip). Each is a chip field, so ``hw.hybrid.first``
+    can be searched like any other."""
+
+    macros: dict[str, str] = Field(default_factory=dict, description="macro name -> preset name or YAML path")
+    first: str = "self"
+    last: str = "self"
+    layers: dict[str, str] = Field(default_factory=dict, description="layer-name glob -> macro name")
+
+    @model_validator(mode="after")
+    def _check_names(self) -> "Hybrid":
+        known = ["self", *self.macros]
+        for where, name in [("first", self.first), ("last", self.last), *self.layers.items()]:
+            if name not in known:
+                raise ValueError(f"hybrid.{where}: unknown macro '{name}'; known: {', '.join(known)}")
+        return self
+
+
 class Chip(_Strict):
     """A complete IMC chip description."""
 
@@ -357,6 +377,7 @@ class Chip(_Strict):
                                        "rewriting crossbars per inference is refused on a device whose "
                                        "endurance is below the writes per cell this needs (1e9 ~ 10 "
                                        "inferences/s for 3 years)")
+    hybrid: Hybrid | None = Field(None, description="map some layers to other macros (hardware/hybrid.py)")
     # the chip this one was derived from by overrides (set by ``load_chip``; names the variant, see
     # ``display_name``); not a field: not dumped, not compared
     _base: "Chip | None" = PrivateAttr(default=None)
