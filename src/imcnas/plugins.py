@@ -40,7 +40,7 @@ KINDS: dict[str, str] = {
 }
 # modules whose import registers the built-ins of a kind
 _BUILTINS: dict[str, tuple[str, ...]] = {
-    "converter": ("imcnas.hardware.converters",),
+    "converter": ("imcnas.hardware.converters", "imcnas.hardware.macro_circuits"),
     "device": ("imcnas.hardware.devices",),
     "noise": ("imcnas.hardware.noise_names",),
     "compute": ("imcnas.hardware.converters",),
