@@ -1,7 +1,10 @@
 """The experiment config (one YAML file): data, model family, base hardware, search space, objectives,
 constraints, formulation, strategy, budget, training, evaluation, fidelity, executor and storage.
 
-Validation is pydantic with ``extra="forbid"``; every error names its YAML path in one line.
+Validation is pydantic with ``extra="forbid"``; every error names its YAML path in one line. The ``plugins:``
+list names plug-in modules (:mod:`imcnas.plugins`); they are imported before anything else is validated, so the
+converters, devices, families, strategies and executors they register are valid names in the rest of the file,
+and imported again in every worker process.
 """
 from __future__ import annotations
 
@@ -86,9 +89,10 @@ class FidelityConfig(_Strict):
 
 
 class ExecutorConfig(_Strict):
-    """Where evaluations run: in this process, or a pool of worker processes."""
+    """Where evaluations run: in this process, a pool of worker processes, or a plug-in executor."""
 
-    kind: Literal["inprocess", "process"] = "inprocess"
+    kind: str = Field("inprocess", description="a registered executor (imcnas.plugins kind 'executor'): "
+                      "inprocess, process, or a plug-in's")
     workers: int = Field(2, ge=1, le=256)
 
 
@@ -115,6 +119,8 @@ class EvaluationConfig(_Strict):
 class ExperimentConfig(_Strict):
     """A whole co-search experiment."""
 
+    plugins: list[str] = Field(default_factory=list, description="plug-in modules imported before the rest "
+                               "of the config is validated, and in every worker process")
     name: str = "experiment"
     seed: int = 0
     data: DataConfig = DataConfig()
@@ -151,6 +157,7 @@ def config_from_dict(data: dict[str, Any], origin: str = "config") -> Experiment
     """Validate a dict; errors are one-line ConfigErrors naming the YAML path."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level")
+    load_plugins(data.get("plugins"), origin)
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as err:
@@ -166,6 +173,30 @@ def config_from_dict(data: dict[str, Any], origin: str = "config") -> Experiment
     return cfg
 
 
+def load_plugins(modules: Any, origin: str = "config") -> list[str]:
+    """Import the ``plugins:`` modules (:func:`imcnas.plugins.load`); a module that cannot be imported is a
+    one-line ConfigError naming it."""
+    from imcnas import plugins
+
+    if modules is None:
+        return []
+    if not isinstance(modules, list):
+        raise ConfigError(f"{origin}: plugins: a list of module names, got {type(modules).__name__}")
+    done = []
+    for i, mod in enumerate(modules):
+        try:
+            done += plugins.load([mod])
+        except ImcnasError as err:
+            why = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ConfigError(f"{origin}: {why}" if f"'{mod}'" in why else
+                              f"{origin}: plugins[{i}]: '{mod}': {why}") from None
+        except Exception as err:  # noqa: BLE001 - a broken plug-in module is a user error, not a traceback
+            last = (str(err).splitlines() or [""])[0]
+            raise ConfigError(f"{origin}: plugins[{i}]: importing '{mod}' failed: {type(err).__name__}: "
+                              f"{last}") from None
+    return done
+
+
 def _check_values(cfg: ExperimentConfig, origin: str) -> None:
     """Settings that validate one by one but make no sense for a search."""
     f = cfg.formulation
@@ -178,15 +209,17 @@ def _check_values(cfg: ExperimentConfig, origin: str) -> None:
 
 
 def _check_names(cfg: ExperimentConfig, origin: str) -> None:
-    """Unknown strategy, family, objective or constraint metric: the YAML path and the known names."""
+    """Unknown strategy, family, executor, objective or constraint metric: the YAML path and the known names."""
+    from imcnas import plugins
     from imcnas.search.strategies import list_strategies
     from imcnas.space.families import list_families
 
-    checks = [("strategy.name", cfg.strategy.name, "strategy", list_strategies()),
-              ("model.family", cfg.model.family, "architecture family", list_families())]
+    checks = [("strategy.name", cfg.strategy.name, "strategy", list_strategies),
+              ("model.family", cfg.model.family, "architecture family", list_families),
+              ("executor.kind", cfg.executor.kind, "executor", lambda: plugins.names("executor"))]
     for path, name, what, known in checks:
-        if name not in known:
-            raise ConfigError(f"{origin}: {path}: {UnknownNameError(what, name, known)}")
+        if name not in known():
+            raise ConfigError(f"{origin}: {path}: {UnknownNameError(what, name, known())}")
     for section, items, parse in (("objectives", cfg.objectives, metric), ("constraints", cfg.constraints, bound)):
         for i, item in enumerate(items):
             try:

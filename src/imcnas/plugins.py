@@ -88,14 +88,17 @@ def register(kind: str, name: str, obj: Any = None, *, description: str = "", pa
         raise ConfigError(f"plug-in name must be a non-empty string, got {name!r}")
 
     def add(o: Any) -> Any:
+        _ensure(kind, installed=False)  # built-ins first, so a plug-in's replace=True is not undone by them
         with _LOCK:
             old = _REG[kind].get(name)
             if old is not None and not replace and old.obj is not o and old.obj != o:
                 raise ConfigError(f"{kind} '{name}' is already registered (from {old.module or 'imcnas'}); "
                                   "pass replace=True to override it")
-            doc = description or (getattr(o, "__doc__", None) or "").strip().split("\n")[0]
+            lazy = isinstance(o, str)  # "module:attr": neither str's docstring nor its module
+            doc = description or ("" if lazy else (getattr(o, "__doc__", None) or "").strip().split("\n")[0])
+            module = o.split(":", 1)[0] if lazy else getattr(o, "__module__", "") or ""
             _REG[kind][name] = Plugin(kind, name, o, doc, dict(params or {}), dict(supports or {}), tuple(sources),
-                                      getattr(o, "__module__", "") or "")
+                                      module)
         return o
 
     return add if obj is None else add(obj)

@@ -9,9 +9,9 @@ from typing import Any, Sequence
 
 import pytest
 
+from imcnas import plugins
 from imcnas.analysis.pareto import front_trials
 from imcnas.config import config_from_dict
-from imcnas.search import strategies as strategies_mod
 from imcnas.search.storage import StudyStorage, storage_url
 from imcnas.search.strategies.base import Strategy
 from imcnas.search.study import Study
@@ -56,7 +56,9 @@ class Scripted(Strategy):
 
 @pytest.fixture()
 def scripted(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(strategies_mod._REGISTRY, "scripted-test", f"{__name__}:Scripted")
+    plugins.names("strategy")  # built-ins registered first
+    monkeypatch.setitem(plugins._REG["strategy"], "scripted-test",  # removed again after the test
+                        plugins.Plugin("strategy", "scripted-test", f"{__name__}:Scripted"))
 
     def run(script: list[Sample], out: Path, **budget: Any) -> list[Trial]:
         Scripted.SCRIPT = script

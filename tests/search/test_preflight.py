@@ -116,9 +116,11 @@ class _PairwiseFamily:
 
 
 def test_a_network_the_cost_model_cannot_price_is_refused_unless_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
-    from imcnas.space.families.base import _registry
+    from imcnas import plugins
 
-    monkeypatch.setitem(_registry(), "pairwise-test", _PairwiseFamily())  # removed again after the test
+    plugins.names("family")  # built-ins registered first
+    monkeypatch.setitem(plugins._REG["family"], "pairwise-test",  # removed again after the test
+                        plugins.Plugin("family", "pairwise-test", _PairwiseFamily()))
     d = {"model": {"family": "pairwise-test"}, "space": {"params": {"bits.weights": {"choice": [4, 8]}}},
          "training": {"epochs": 1, "device": "cpu"}}
     cfg = config_from_dict(d)

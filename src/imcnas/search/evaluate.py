@@ -17,7 +17,7 @@ import torch
 from imcnas.accuracy.data import Dataset, load_dataset
 from imcnas.accuracy.proxies import proxy_score
 from imcnas.accuracy.train import EvalConfig, evaluate, resolve_device, train
-from imcnas.config import ExperimentConfig
+from imcnas.config import ExperimentConfig, load_plugins
 from imcnas.errors import ImcnasError
 from imcnas.hardware.report import estimate
 from imcnas.search.objectives import Metric, parse_time
@@ -116,6 +116,7 @@ def run_task(task: Task) -> Outcome:
 
 
 def _run(task: Task) -> Outcome:
+    load_plugins(task.config.get("plugins"))  # a worker of a plug-in executor that did not import them
     cfg = ExperimentConfig.model_validate(task.config)
     data = dataset_for(cfg)
     cand = build(task.sample, cfg, tuple(data.input_shape), data.num_classes, seed=task.seed)

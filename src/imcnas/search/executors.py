@@ -1,7 +1,12 @@
 """Where evaluations run. An executor submits a function on a task and hands back futures; the study loop
 waits on them. In-process runs each task at submission (deterministic, no pickling); the process pool runs
-tasks in worker processes (``spawn``, so torch's threads are never forked). Ray will be a third module,
-imported lazily.
+tasks in worker processes (``spawn``, so torch's threads are never forked), each of which imports the driver's
+plug-in modules (the experiment's ``plugins:`` list) before its first task.
+
+Executors live on the plug-in registry (:mod:`imcnas.plugins`, kind ``executor``): a plug-in executor is a class
+with the :class:`Executor` methods, constructed as ``cls(workers=n)``; a pool of processes should import
+:func:`imcnas.plugins.active` in each worker (:func:`imcnas.plugins.worker_init`). Ray will be one, imported
+lazily.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 from typing import Any, Callable, Protocol, Sequence
 
+from imcnas import plugins
 from imcnas.errors import UnknownNameError
 
 
@@ -24,6 +30,9 @@ class Executor(Protocol):
 
 class InProcessExecutor:
     """Runs each task immediately in the calling process (the deterministic, sequential mode)."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = 1  # one process: ``workers`` is accepted like every executor's, and ignored
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> cf.Future:
         """Run ``fn(task)`` now and return a finished future."""
@@ -43,7 +52,7 @@ class InProcessExecutor:
         """Nothing to release."""
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, modules: Sequence[str] = ()) -> None:
     import signal
 
     import torch
@@ -52,14 +61,17 @@ def _init_worker(threads: int) -> None:
     # dies half-way through sending a result back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
+    plugins.worker_init(modules)  # the driver's plug-ins, so their names validate and price here too
 
 
 class ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes; each limits torch to ``threads`` threads."""
+    """A pool of ``workers`` spawned processes; each limits torch to ``threads`` threads and imports the plug-in
+    ``modules`` (default: those the driver loaded, :func:`imcnas.plugins.active`)."""
 
-    def __init__(self, workers: int = 2, threads: int = 1) -> None:
+    def __init__(self, workers: int = 2, threads: int = 1, modules: Sequence[str] | None = None) -> None:
+        mods = tuple(plugins.active() if modules is None else modules)
         self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                            initializer=_init_worker, initargs=(threads,))
+                                            initializer=_init_worker, initargs=(threads, mods))
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> cf.Future:
         """Queue ``fn(task)`` in the pool."""
@@ -83,10 +95,13 @@ class ProcessPoolExecutor:
                 p.join(timeout=5)
 
 
+plugins.register("executor", "inprocess", InProcessExecutor, description="every task at submission, in this "
+                 "process (deterministic)")
+plugins.register("executor", "process", ProcessPoolExecutor, description="a pool of spawned worker processes")
+
+
 def make_executor(kind: str, workers: int = 2) -> Executor:
-    """An executor by name: ``inprocess`` or ``process``."""
-    if kind == "inprocess":
-        return InProcessExecutor()
-    if kind == "process":
-        return ProcessPoolExecutor(workers)
-    raise UnknownNameError("executor", kind, ["inprocess", "process"])
+    """An executor by name (``inprocess``, ``process`` or a plug-in's), constructed with ``workers=``."""
+    if not isinstance(kind, str) or not plugins.known("executor", kind):
+        raise UnknownNameError("executor", str(kind), plugins.names("executor"))
+    return plugins.get("executor", kind)(workers=workers)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import yaml
 
 from imcnas.accuracy.graphs import example_input, is_graph, refuse_non_graph
-from imcnas.config import ExperimentConfig
+from imcnas.config import ExperimentConfig, load_plugins
 from imcnas.errors import ConfigError
 from imcnas.search.evaluate import Task, cheap_metrics, dataset_for
 from imcnas.search.executors import make_executor
@@ -71,6 +71,7 @@ class Study(FidelityRungs):
     def __init__(self, cfg: ExperimentConfig, out_dir: str | Path, *, resume: bool = False,
                  progress: Progress | None = None) -> None:
         self.cfg, self.out = cfg, Path(out_dir)
+        load_plugins(cfg.plugins)  # (already imported when cfg came from a file) handed to the workers
         self.form = cfg.formulation_obj()
         _check_config(cfg, self.form)
         self.progress = progress
@@ -128,6 +129,8 @@ class Study(FidelityRungs):
                                   "another --out")
             self.storage.open()
             stored = self.storage.config
+            if "plugins" not in stored and not cfg_dict["plugins"]:  # stored before the plugins: list existed
+                stored = {"plugins": [], **stored}
             fixed = {k: v for k, v in cfg_dict.items() if k not in RESUMABLE_SECTIONS}
             if json.dumps({k: v for k, v in stored.items() if k not in RESUMABLE_SECTIONS}) != json.dumps(fixed):
                 diff = sorted(k for k in fixed if stored.get(k) != fixed[k])  # key order matters (sampling order)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 from torch import nn
 
+from imcnas import plugins
 from imcnas.errors import ConfigError, UnknownNameError
 from imcnas.space.params import Param
 
@@ -159,50 +160,30 @@ def layers_for(ndim: int) -> SimpleNamespace:
 
 
 # ------------------------------------------------------------------------------------------ registry
-_REGISTRY: dict[str, Family] = {}
-_BUILTINS_LOADED = False
-
-
-def _registry() -> dict[str, Family]:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        from imcnas.space.families.cnn import CNN
-        from imcnas.space.families.gnn import GNN
-        from imcnas.space.families.mobilenet import MobileNet
-        from imcnas.space.families.nb201_family import NB201
-        from imcnas.space.families.resnet import ResNet
-        from imcnas.space.families.transformer import Transformer
-
-        for fam in (CNN(), ResNet(), MobileNet(), NB201(), Transformer(), GNN()):
-            _REGISTRY.setdefault(fam.name, fam)
-    return _REGISTRY
-
-
+# families live on the plug-in registry (imcnas.plugins, kind "family"); the built-ins register in builtins.py
 def register_family(family: Family, *, replace: bool = False) -> Family:
-    """Add a family (any object with the :class:`Family` methods) under ``family.name``."""
-    reg = _registry()
+    """Add a family (any object with the :class:`Family` methods) under ``family.name``; ConfigError when the
+    name is taken, unless ``replace``. Same as ``imcnas.plugins.register("family", family.name, family)``."""
     name = getattr(family, "name", None)
     if not isinstance(name, str) or not name or not isinstance(family, Family):
         raise ConfigError(f"register_family needs an object with name, default_space, build and max_layers, "
                           f"got {type(family).__name__}")
-    if name in reg and not replace:
+    if plugins.known("family", name) and not replace:
         raise ConfigError(f"architecture family '{name}' is already registered (pass replace=True)")
-    reg[name] = family
+    plugins.register("family", name, family, replace=True)
     return family
 
 
 def list_families() -> list[str]:
     """Names of the registered architecture families, sorted."""
-    return sorted(_registry())
+    return sorted(plugins.names("family"))
 
 
 def get_family(name: str) -> Family:
     """The family called ``name``; UnknownNameError listing the known ones otherwise."""
-    reg = _registry()
-    if name not in reg:
-        raise UnknownNameError("architecture family", str(name), list(reg))
-    return reg[name]
+    if not isinstance(name, str) or not plugins.known("family", name):
+        raise UnknownNameError("architecture family", str(name), plugins.names("family"))
+    return plugins.get("family", name)
 
 
 def build_model(family: str, arch: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
