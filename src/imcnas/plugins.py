@@ -88,7 +88,8 @@ def register(kind: str, name: str, obj: Any = None, *, description: str = "", pa
         raise ConfigError(f"plug-in name must be a non-empty string, got {name!r}")
 
     def add(o: Any) -> Any:
-        _ensure(kind, installed=False)  # built-ins first, so a plug-in's replace=True is not undone by them
+        if replace:  # built-ins first, so that they do not refuse (or undo) the replacement when they load
+            _ensure(kind, installed=False)
         with _LOCK:
             old = _REG[kind].get(name)
             if old is not None and not replace and old.obj is not o and old.obj != o:
