@@ -116,7 +116,8 @@ def test_bad_overrides_name_the_path() -> None:
     ({"evaluation": {"times": ["1 fortnight"]}}, "exp.yaml: evaluation.times: cannot read time '1 fortnight'"),
     ({"fidelity": {"kind": "cheap"}}, "exp.yaml: fidelity.kind: Input should be 'full', 'proxy' or "
                                       "'successive_halving'"),
-    ({"executor": {"kind": "ray"}}, "exp.yaml: executor.kind: unknown executor 'ray'; known: inprocess, process"),
+    ({"executor": {"kind": "dask"}},
+     "exp.yaml: executor.kind: unknown executor 'dask'; known: inprocess, process, ray"),
     ({"formulation": {"kind": "lexicographic"}}, "exp.yaml: formulation.kind: Input should be 'pareto', 'scalar'"),
     ({"space": {"params": [1, 2]}}, "exp.yaml: space.params: Input should be a valid dictionary"),
     ({"hardware_set": "adc.bits=4"}, "exp.yaml: hardware_set: Input should be a valid list"),

@@ -225,8 +225,9 @@ class _CountingExecutor:
 def test_a_plugin_executor_is_built_with_workers(registry) -> None:
     plugins.register("executor", "test-counting", _CountingExecutor)
     assert isinstance(make_executor("test-counting", 3), _CountingExecutor) and _CountingExecutor.made[-1] == 3
-    with pytest.raises(UnknownNameError, match="unknown executor 'ray'; known: inprocess, process, test-counting"):
-        make_executor("ray")
+    with pytest.raises(UnknownNameError,
+                       match="unknown executor 'dask'; known: inprocess, process, ray, test-counting"):
+        make_executor("dask")
 
 
 def test_the_plugins_list_is_imported_before_the_config_is_validated(registry) -> None:

@@ -94,6 +94,22 @@ class ExecutorConfig(_Strict):
     kind: str = Field("inprocess", description="a registered executor (imcnas.plugins kind 'executor'): "
                       "inprocess, process, or a plug-in's")
     workers: int = Field(2, ge=1, le=256)
+    address: str | None = Field(None, description="ray only: 'auto' (the cluster `ray start` runs here, else a "
+                                "local one), 'ray://host:10001' or 'host:6379'; unset: the executor's default")
+    resources_per_trial: dict[str, float] | None = Field(None, description="ray only: what each trial reserves, "
+                                                         "e.g. {cpu: 1, gpu: 0}; other keys are custom resources")
+
+    @field_validator("resources_per_trial")
+    @classmethod
+    def _resources(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        for k, x in (v or {}).items():
+            if not k.strip() or not 0 <= x < float("inf"):
+                raise ValueError(f"{k!r}: must be a name and a finite number >= 0, got {x}")
+        return v
+
+    def options(self) -> dict[str, Any]:
+        """The executor's constructor options set in the YAML (beyond ``workers``)."""
+        return {k: v for k in ("address", "resources_per_trial") if (v := getattr(self, k)) is not None}
 
 
 class EvaluationConfig(_Strict):

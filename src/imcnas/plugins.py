@@ -47,7 +47,7 @@ _BUILTINS: dict[str, tuple[str, ...]] = {
     "digital": ("imcnas.hardware.converters",),
     "family": ("imcnas.space.families.builtins",),
     "strategy": ("imcnas.search.strategies",),
-    "executor": ("imcnas.search.executors",),
+    "executor": ("imcnas.search.executors", "imcnas.search.ray_executor"),
 }
 ENTRY_POINT_GROUP = "imcnas.plugins"
 

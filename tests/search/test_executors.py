@@ -40,8 +40,8 @@ def test_make_executor_by_name() -> None:
         assert isinstance(pool, ProcessPoolExecutor)
     finally:
         pool.shutdown()
-    with pytest.raises(UnknownNameError, match="unknown executor 'ray'; known: inprocess, process"):
-        make_executor("ray")
+    with pytest.raises(UnknownNameError, match="unknown executor 'dask'; known: inprocess, process, ray"):
+        make_executor("dask")
 
 
 def test_in_process_runs_at_submission_and_delivers_errors() -> None:

@@ -100,8 +100,20 @@ plugins.register("executor", "inprocess", InProcessExecutor, description="every 
 plugins.register("executor", "process", ProcessPoolExecutor, description="a pool of spawned worker processes")
 
 
-def make_executor(kind: str, workers: int = 2) -> Executor:
-    """An executor by name (``inprocess``, ``process`` or a plug-in's), constructed with ``workers=``."""
+def make_executor(kind: Any, workers: int = 2, **options: Any) -> Executor:
+    """An executor by name (``inprocess``, ``process`` or a plug-in's), constructed with ``workers=`` and those
+    ``options`` (e.g. ray's ``address``, ``resources_per_trial``) its constructor accepts; ``kind`` may also be
+    the config's ``executor`` section (its kind, workers and options)."""
+    if hasattr(kind, "kind") and hasattr(kind, "options"):  # an ExecutorConfig
+        kind, workers, options = kind.kind, kind.workers, {**kind.options(), **options}
     if not isinstance(kind, str) or not plugins.known("executor", kind):
         raise UnknownNameError("executor", str(kind), plugins.names("executor"))
-    return plugins.get("executor", kind)(workers=workers)
+    cls = plugins.get("executor", kind)
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return cls(workers=workers, **{k: v for k, v in options.items() if v is not None and (takes_any or k in params)})
