@@ -39,6 +39,18 @@ def test_the_config_takes_ray_options_and_validates_them() -> None:
         config_from_dict({"executor": {"kind": "ray", "resources_per_trial": {"cpu": -1}}})
 
 
+def test_auto_without_a_cluster_starts_one_and_shuts_it_down() -> None:
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("ray is already initialised in this process")
+    ex = RayExecutor(workers=1, address="auto")  # no `ray start` cluster here: a local one of 1 CPU
+    try:
+        assert ex.wait_any([ex.submit(abs, -3)], timeout=60)[0].result() == 3
+    finally:
+        ex.shutdown()
+    assert not ray.is_initialized() or not ex._owns  # stopped, unless it had joined a running cluster
+
+
 # ---------------------------------------------------------------------------------------------- on a cluster
 def _square(x: int) -> tuple[int, int]:
     return os.getpid(), x * x
@@ -97,6 +109,19 @@ def test_submit_wait_any_shutdown(ray_cluster) -> None:
     ex.shutdown(kill=True)  # cancels the running one
     assert slow.cancelled() and time.time() - t < 10
     assert ray_cluster.is_initialized()
+
+
+def test_make_executor_passes_the_config_options(ray_cluster) -> None:
+    section = config_from_dict({"executor": {"kind": "ray", "workers": 2,
+                                             "resources_per_trial": {"cpu": 1, "gpu": 0, "slot": 0}}}).executor
+    ex = make_executor(section)
+    try:
+        assert isinstance(ex, RayExecutor) and (ex.cpu, ex.gpu, ex.custom) == (1.0, 0.0, {})
+        assert ex.wait_any([ex.submit(abs, -2)], timeout=60)[0].result() == 2
+    finally:
+        ex.shutdown()
+    pool = make_executor("process", 1, address="auto")  # an executor without the option does not get it
+    pool.shutdown()
 
 
 def test_a_killed_worker_is_a_failed_future_and_the_others_finish(ray_cluster) -> None:

@@ -51,7 +51,7 @@ def _split_resources(resources: Mapping[str, float] | None) -> tuple[float, floa
         if not (v >= 0 and math.isfinite(v)):
             raise ConfigError(f"executor.resources_per_trial.{k}: must be a finite number >= 0, got {v}")
     cpu, gpu = res.pop("cpu"), res.pop("gpu")
-    return cpu, gpu, res
+    return cpu, gpu, {k: v for k, v in res.items() if v > 0}
 
 
 class RayExecutor:
