@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from imcnas.accuracy.train import EvalConfig, TrainConfig
 from imcnas.errors import ConfigError, ImcnasError, UnknownNameError
@@ -106,6 +106,16 @@ class ExecutorConfig(_Strict):
             if not k.strip() or not 0 <= x < float("inf"):
                 raise ValueError(f"{k!r}: must be a name and a finite number >= 0, got {x}")
         return v
+
+    trial_timeout_s: float | None = Field(None, gt=0, description="a trial running longer is stopped and "
+                                          "recorded FAILED (needs worker processes: kind process)")
+
+    @model_validator(mode="after")
+    def _timeout_needs_workers(self) -> "ExecutorConfig":
+        if self.trial_timeout_s is not None and self.kind in ("inprocess", "ray"):
+            raise ValueError(f"trial_timeout_s needs an executor that can stop a running trial (kind: process); "
+                             f"'{self.kind}' cannot")
+        return self
 
     def options(self) -> dict[str, Any]:
         """The executor's constructor options set in the YAML (beyond ``workers``)."""

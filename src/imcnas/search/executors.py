@@ -19,7 +19,9 @@ from imcnas.errors import UnknownNameError
 
 
 class Executor(Protocol):
-    """Submit work, wait for some of it, shut down."""
+    """Submit work, wait for some of it, shut down. An executor whose workers are processes may also offer
+    ``restart()`` (a fresh set of workers, all work in flight lost) and ``generation`` (restarts so far): the
+    study then retries trials whose worker died, and stops trials past ``executor.trial_timeout_s``."""
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> cf.Future: ...
 
@@ -69,9 +71,22 @@ class ProcessPoolExecutor:
     ``modules`` (default: those the driver loaded, :func:`imcnas.plugins.active`)."""
 
     def __init__(self, workers: int = 2, threads: int = 1, modules: Sequence[str] | None = None) -> None:
-        mods = tuple(plugins.active() if modules is None else modules)
-        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                            initializer=_init_worker, initargs=(threads, mods))
+        self._args = (workers, threads, tuple(plugins.active() if modules is None else modules))
+        self.workers = workers
+        self.generation = 0  # how many times the pool was replaced (restart)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        workers, threads, mods = self._args
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                      initializer=_init_worker, initargs=(threads, mods))
+
+    def restart(self) -> None:
+        """Replace the pool by a fresh one: after a worker died (the pool is broken), or to stop a trial that ran
+        past its timeout. Work still in the old pool is lost; the caller resubmits it."""
+        self.shutdown(kill=True)
+        self._pool = self._new_pool()
+        self.generation += 1
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> cf.Future:
         """Queue ``fn(task)`` in the pool."""
