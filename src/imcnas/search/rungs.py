@@ -148,6 +148,18 @@ class FidelityRungs:
                     if f not in pending:  # lost with its pool above
                         continue
                     i = futures[f]
+                    if (_worker_died(f) or f.cancelled()) and not hasattr(ex, "restart"):
+                        # workers fail one task at a time (ray): only this job was lost; it runs once more
+                        pending.discard(f)
+                        handled.add(f)
+                        if i not in strikes:
+                            strikes[i] = 1
+                            submit(i)
+                        else:
+                            out = _outcome(f, jobs[i][0])
+                            out.info["reason"] = "worker died twice: " + str(out.info.get("reason", ""))
+                            done(i, jobs[i], out)
+                        continue
                     if _worker_died(f) or f.cancelled():
                         if gen[f] != getattr(ex, "generation", 0):  # its pool was already replaced
                             pending.discard(f)

@@ -314,7 +314,7 @@ class Study(FidelityRungs):
         previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():  # SIGTERM (a scheduler's stop) as Ctrl-C
             previous = {sig: signal.signal(sig, self._on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
-        self._executor = make_executor(self.cfg.executor.kind, self.cfg.executor.workers)
+        self._executor = make_executor(self.cfg.executor)
         rejected_streak, duplicates, last_reason = 0, 0, ""
         try:
             self._recount()
