@@ -46,10 +46,14 @@ register("family", "faulty_{tag}", Faulty())
 
 @pytest.fixture(autouse=True)
 def _forget_plugins():
-    """The driver's plug-in list is process-wide: later tests' workers must not try to import these."""
-    saved = list(plugins._ACTIVE)
+    """The driver's plug-in list and the registry are process-wide: later tests must not see these families,
+    nor their workers try to import them."""
+    plugins.names("family")  # the built-ins registered first, so the snapshot holds them
+    saved, families = list(plugins._ACTIVE), dict(plugins._REG["family"])
     yield
     plugins._ACTIVE[:] = saved
+    plugins._REG["family"].clear()
+    plugins._REG["family"].update(families)
 
 
 def _study(tmp_path: Path, tag: str, once: bool, hang: bool, timeout: float | None = None) -> list:
